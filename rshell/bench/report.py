@@ -1,0 +1,166 @@
+"""Turn what the runner measured into the bench's result: frozen summaries, JSON, human views."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from rshell.bench.metrics import METRICS, RunSample, Stats, summarize
+from rshell.bench.runner import ModelRecord
+from rshell.events import Column, FieldsView, JSONValue, LinesView, Result, TableView
+from rshell.units import format_bytes
+
+TABLE = TableView(
+    "table",
+    (
+        Column("model", "MODEL"),
+        Column("test", "TEST"),
+        Column("runs", "RUNS"),
+        Column("rate", "TOK/S"),
+        Column("median", "MEDIAN"),
+        Column("ttft", "TTFT"),
+        Column("e2e", "END-TO-END"),
+        Column("short", "SHORT"),
+    ),
+    empty="(no run finished)",
+)
+FIELDS = FieldsView(
+    (
+        Column("run_id", "run"),
+        Column("target", "target"),
+        Column("ollama_version", "ollama"),
+        Column("gpu", "gpu"),
+        Column("peak_vram", "peak VRAM"),
+        Column("status", "status"),
+    )
+)
+NOTES = LinesView("notes")
+
+
+@dataclass(frozen=True)
+class WorkloadSummary:
+    """One test of one model: its samples and their statistics."""
+
+    name: str
+    samples: tuple[RunSample, ...]
+
+    def stats(self, metric: str) -> Stats | None:
+        return summarize(self.samples, metric)
+
+    @property
+    def headline_metric(self) -> str:
+        return "prompt_tps" if self.name.startswith("pp") else "gen_tps"
+
+    @property
+    def stopped_short(self) -> int:
+        return sum(sample.stopped_short for sample in self.samples)
+
+    def to_json(self) -> dict[str, JSONValue]:
+        stats = {metric: _stats_json(self.stats(metric)) for metric in METRICS}
+        return {
+            "test": self.name,
+            "runs": len(self.samples),
+            "stopped_short": self.stopped_short,
+            "prompt_tokens_mean": _mean([sample.evaluated_prompt_tokens for sample in self.samples]),
+            "generated_tokens_mean": _mean([sample.eval_count for sample in self.samples]),
+            **stats,
+            "samples": [sample.to_json() for sample in self.samples],
+        }
+
+
+@dataclass(frozen=True)
+class ModelSummary:
+    """One model: what the server says about it, load times, and its tests."""
+
+    name: str
+    family: str | None
+    parameter_size: str | None
+    quantization_level: str | None
+    cold_load_s: float | None
+    size_bytes: int | None
+    size_vram_bytes: int | None
+    context_length: int | None
+    tests: tuple[WorkloadSummary, ...]
+
+    @classmethod
+    def from_record(cls, record: ModelRecord) -> ModelSummary:
+        details, running = record.details, record.running
+        return cls(
+            name=record.name,
+            family=_text(details.get("family")),
+            parameter_size=_text(details.get("parameter_size")),
+            quantization_level=_text(details.get("quantization_level")),
+            cold_load_s=record.cold_load_s,
+            size_bytes=_int(running.get("size")),
+            size_vram_bytes=_int(running.get("size_vram")),
+            context_length=_int(running.get("context_length")),
+            tests=tuple(WorkloadSummary(name, tuple(samples)) for name, samples in record.samples.items() if samples),
+        )
+
+    def to_json(self) -> dict[str, JSONValue]:
+        warm = Stats.of([sample.load_s for test in self.tests for sample in test.samples])
+        return {
+            "name": self.name,
+            "family": self.family,
+            "parameter_size": self.parameter_size,
+            "quantization_level": self.quantization_level,
+            "size_bytes": self.size_bytes,
+            "size_vram_bytes": self.size_vram_bytes,
+            "context_length": self.context_length,
+            "load": {"cold_s": self.cold_load_s, "warm_s": _stats_json(warm)},
+            "tests": [test.to_json() for test in self.tests],
+        }
+
+    def note(self) -> str:
+        described = " ".join(part for part in (self.family, self.parameter_size, self.quantization_level) if part)
+        cold = f"cold load {self.cold_load_s:.2f} s" if self.cold_load_s is not None else "already loaded"
+        vram = f", {format_bytes(self.size_vram_bytes)} in VRAM" if self.size_vram_bytes is not None else ""
+        if self.size_vram_bytes is not None and self.size_bytes:
+            vram += f" ({self.size_vram_bytes / self.size_bytes:.0%} of {format_bytes(self.size_bytes)})"
+        return f"{self.name}: {described or 'details unknown'}; {cold}{vram}"
+
+    def rows(self) -> list[dict[str, JSONValue]]:
+        return [_row(self.name, test) for test in self.tests]
+
+
+def _row(model: str, test: WorkloadSummary) -> dict[str, JSONValue]:
+    rate, ttft, e2e = test.stats(test.headline_metric), test.stats("ttft_s"), test.stats("e2e_s")
+    return {
+        "model": model,
+        "test": test.name,
+        "runs": str(len(test.samples)),
+        "rate": f"{rate.mean:.1f} ± {rate.stdev:.1f}" if rate else "-",
+        "median": f"{rate.median:.1f}" if rate else "-",
+        "ttft": format_seconds(ttft.mean) if ttft else "-",
+        "e2e": format_seconds(e2e.mean) if e2e else "-",
+        "short": str(test.stopped_short),
+    }
+
+
+def format_seconds(seconds: float) -> str:
+    """Milliseconds below a second (``85 ms``), seconds with two decimals above (``2.31 s``)."""
+    return f"{seconds * 1000:.0f} ms" if seconds < 1 else f"{seconds:.2f} s"
+
+
+def bench_result(data: dict[str, JSONValue], summaries: Sequence[ModelSummary]) -> Result:
+    """The Result: ``data`` plus the rows and notes a human sees."""
+    rows: list[JSONValue] = [row for summary in summaries for row in summary.rows()]
+    notes: list[JSONValue] = [summary.note() for summary in summaries]
+    return Result({**data, "table": rows, "notes": notes}, TABLE, (FIELDS, NOTES))
+
+
+def _stats_json(stats: Stats | None) -> JSONValue:
+    return stats.to_json() if stats else None
+
+
+def _mean(values: Sequence[int]) -> float | None:
+    return sum(values) / len(values) if values else None
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def _int(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None

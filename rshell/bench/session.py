@@ -1,0 +1,161 @@
+"""One ``bench TARGET``: decide, lock the target, run, store the result; keep partial results.
+
+Order matters: the policy decides (target, models, prompts) before anything is sent; the
+server is asked which models it has only after that. Whatever was measured before a failure,
+a timeout, Ctrl-C or a cancel is stored marked partial and shown before the error.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import secrets
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import TypeVar
+
+from rshell.bench.history import BenchHistory
+from rshell.bench.lock import target_lock
+from rshell.bench.method import SEED, WARMUP_RUNS, BenchPlan, workloads
+from rshell.bench.policy import TargetPolicy, is_cloud_model, normalize_model, target_policy
+from rshell.bench.report import ModelSummary, bench_result
+from rshell.bench.runner import BenchCancelled, BenchRunner
+from rshell.bench.vram import VramReading, sample_vram
+from rshell.errors import Interrupted, RshellError, VerbFailed
+from rshell.events import Event, JSONValue, Notice
+from rshell.ollama import OllamaClient, OllamaError
+from rshell.units import format_bytes
+from rshell.verb import Context
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class BenchRequest:
+    """What the user asked for, before the policy has had its say."""
+
+    target: str
+    models: tuple[str, ...]
+    runs: int
+    test: str
+    prompt_set: str | None
+    prompt: str | None
+
+
+@dataclass(frozen=True)
+class BenchRun:
+    """One bench as it is recorded: the plan, where it ran, and when."""
+
+    plan: BenchPlan
+    target: str
+    ollama_version: str
+    started_at: str = field(default_factory=lambda: time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
+    run_id: str = field(
+        default_factory=lambda: time.strftime("%Y%m%d-%H%M%S", time.gmtime()) + f"-{secrets.token_hex(3)}"
+    )
+
+    def document(
+        self, summaries: list[ModelSummary], reading: VramReading, failure: RshellError | None
+    ) -> dict[str, JSONValue]:
+        """The ``--json`` document of this bench (also what the history stores)."""
+        peak = reading.peak_used_bytes
+        return {
+            "run_id": self.run_id,
+            "started_at": self.started_at,
+            "target": self.target,
+            "partial": failure is not None,
+            "partial_reason": failure.message if failure is not None else None,
+            "status": f"partial: {failure.message}" if failure is not None else "complete",
+            "ollama_version": self.ollama_version,
+            "method": {
+                "warmup_runs": WARMUP_RUNS,
+                "runs": self.plan.runs,
+                "tests": [test.name for test in self.plan.tests],
+                "raw": True,
+                "temperature": 0,
+                "seed": SEED,
+                "prompt_source": self.plan.prompt_source,
+                "prompt_cache": "defeated by a nonce at the start of every prompt",
+            },
+            "gpus": {"names": list(reading.gpu_names), "peak_vram_bytes": peak, "problem": reading.problem},
+            "gpu": ", ".join(reading.gpu_names) or "-",
+            "peak_vram": format_bytes(peak) if peak is not None else "-",
+            "models": [summary.to_json() for summary in summaries],
+        }
+
+
+def run_bench(ctx: Context, request: BenchRequest) -> Iterator[Event]:
+    target = target_policy(ctx.settings, request.target)
+    for model in request.models:
+        target.check_model(model)
+    prompts, source = target.choose_prompts(request.prompt_set, request.prompt)
+    client = OllamaClient(target.url, timeout=target.run_timeout)
+    with target_lock(ctx.state_dir, target.name):
+        version, present = _ask(target, client.version), _ask(target, client.tags)
+        tests = workloads(request.test, target.max_prompt_tokens, target.max_tokens)
+        models = resolve_models(target, request.models, [str(entry.get("name")) for entry in present])
+        plan = BenchPlan(models, tests, request.runs, prompts, source, target.run_timeout, target.total_timeout)
+        yield Notice(f"bench {target.name}: {', '.join(models)}; tests {', '.join(t.name for t in tests)}")
+        yield from _measure(ctx, BenchRunner(client, plan, ctx.cancel, ctx.clock), BenchRun(plan, target.name, version))
+
+
+def _measure(ctx: Context, runner: BenchRunner, bench: BenchRun) -> Iterator[Event]:
+    failure: RshellError | None = None
+    reading = VramReading()
+    try:
+        with sample_vram(ctx.view.settings("vram")) as reading:
+            yield from runner.run()
+    except KeyboardInterrupt:
+        failure = Interrupted(f"bench {bench.target}: interrupted")
+    except BenchCancelled:
+        failure = Interrupted(f"bench {bench.target}: cancelled")
+    except OllamaError as error:
+        failure = VerbFailed(f"bench {bench.target}: {error}")
+    except GeneratorExit:
+        with contextlib.suppress(RshellError):
+            _keep(ctx, bench, runner, reading, Interrupted("closed by the caller before the bench finished"))
+        raise
+    document = _keep(ctx, bench, runner, reading, failure)
+    if document is None and failure is not None:
+        raise failure
+    if reading.problem:
+        yield Notice(reading.problem)
+    if document is not None:
+        yield bench_result(document, [ModelSummary.from_record(record) for record in runner.models])
+    if failure is not None:
+        raise type(failure)(f"{failure.message} (partial results kept as run {bench.run_id})")
+
+
+def _keep(
+    ctx: Context, bench: BenchRun, runner: BenchRunner, reading: VramReading, failure: RshellError | None
+) -> dict[str, JSONValue] | None:
+    """Store the result in the history; None (nothing stored) when a failure left no measurement."""
+    summaries = [ModelSummary.from_record(record) for record in runner.models]
+    if failure is not None and not any(summary.tests for summary in summaries):
+        return None
+    document = bench.document(summaries, reading, failure)
+    BenchHistory(ctx.state_dir).save(document)
+    return document
+
+
+def resolve_models(target: TargetPolicy, requested: tuple[str, ...], present: list[str]) -> tuple[str, ...]:
+    """The server's names for the requested models (or every allowed model it has)."""
+    by_normal = {normalize_model(name): name for name in present if not is_cloud_model(name)}
+    allowed = [name for name in target.local_models if normalize_model(name) in by_normal]
+    wanted = requested or tuple(allowed)
+    missing = [model for model in wanted if normalize_model(model) not in by_normal]
+    if missing or not wanted:
+        what = f"model {missing[0]!r} is not on" if missing else "none of the allowed models is on"
+        raise VerbFailed(
+            f"bench: {what} target {target.name!r} (allowed: {', '.join(target.local_models) or 'none'};"
+            f" allowed and present: {', '.join(allowed) or 'none'})"
+        )
+    return tuple(dict.fromkeys(by_normal[normalize_model(model)] for model in wanted))
+
+
+def _ask(target: TargetPolicy, call: Callable[[], T]) -> T:
+    """One metadata call; a server that is down or answers badly is a one-line failure."""
+    try:
+        return call()
+    except OllamaError as error:
+        raise VerbFailed(f"bench {target.name}: {error}") from None

@@ -1,0 +1,95 @@
+"""The Docker Engine connection: an explicit URL from the policy, never the user's Docker config."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from typing import Any
+
+from rshell.errors import RshellError, VerbFailed
+
+#: the API version rshell speaks; fixing it saves the version round trip at start-up
+API_VERSION = "1.41"
+
+
+class Engine:
+    """A lazily built docker-py client for one engine URL."""
+
+    def __init__(self, url: str, timeout: float) -> None:
+        self.url = url
+        self.timeout = timeout
+        self._client: Any = None
+
+    @property
+    def client(self) -> Any:
+        """The docker.DockerClient, built on first use."""
+        if self._client is None:
+            self._client = _build_client(self.url, self.timeout)
+        return self._client
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+
+
+def _build_client(url: str, timeout: float) -> Any:
+    """Build the client so that neither DOCKER_* variables nor ~/.docker/config.json are read.
+
+    docker-py's APIClient reads the general config (HttpHeaders, proxies, credential helpers)
+    from DOCKER_CONFIG or the home directory in its constructor; both go through
+    ``find_config_file``, which we make find nothing while the client is built.
+    """
+    import docker  # noqa: PLC0415 - docker-py is heavy; only verbs that talk to the engine pay for it
+    from docker.utils import config as docker_config  # noqa: PLC0415
+
+    original = docker_config.find_config_file
+    docker_config.find_config_file = _no_config_file
+    try:
+        client = docker.DockerClient(base_url=url, version=API_VERSION, timeout=max(1, round(timeout)))
+    finally:
+        docker_config.find_config_file = original
+    client.api.trust_env = False  # no proxies or .netrc from the environment
+    client.api._general_configs = {}
+    return client
+
+
+def _no_config_file(config_path: str | None = None) -> None:
+    return None
+
+
+@contextlib.contextmanager
+def engine_errors(url: str) -> Iterator[None]:
+    """Turn docker-py and transport exceptions into one clear line (exit 1)."""
+    try:
+        yield
+    except RshellError:
+        raise
+    except Exception as error:
+        translated = translate_engine_error(error, url)
+        if translated is None:
+            raise
+        raise translated from None
+
+
+def translate_engine_error(error: Exception, url: str) -> RshellError | None:
+    """A one-line VerbFailed for errors that come from the engine or the way to it."""
+    import requests  # noqa: PLC0415 - imported with docker-py anyway
+    from docker import errors as docker_errors  # noqa: PLC0415
+
+    if isinstance(error, docker_errors.NotFound):
+        return VerbFailed(f"the engine no longer has that object: {_explanation(error)}")
+    if isinstance(error, docker_errors.APIError):
+        return VerbFailed(f"the engine refused: {_explanation(error)}")
+    if isinstance(error, requests.exceptions.Timeout):
+        return VerbFailed(f"the Docker engine at {url} did not answer in time")
+    if isinstance(error, PermissionError) or "Permission denied" in str(error):
+        return VerbFailed(f"permission denied on the Docker engine socket {url}")
+    if isinstance(error, (requests.exceptions.ConnectionError, docker_errors.DockerException, ConnectionError)):
+        return VerbFailed(f"cannot reach the Docker engine at {url}")
+    return None
+
+
+def _explanation(error: Any) -> str:
+    explanation = getattr(error, "explanation", None) or str(error)
+    return str(explanation).splitlines()[0][:300]

@@ -1,0 +1,1 @@
+"""The policy: schema, loader, model and the per-principal view the verbs see."""

@@ -1,0 +1,27 @@
+"""Make untrusted text safe for a terminal: no escape sequences, no controls but newline and tab."""
+
+from __future__ import annotations
+
+import re
+
+# ESC-introduced sequences: CSI (ESC [ ... final), OSC/DCS/SOS/PM/APC strings up to BEL or ST,
+# two-character escapes; then the 8-bit C1 forms of the same; then every other control.
+_SEQUENCES = re.compile(
+    r"""
+    \x1b\[[0-?]*[ -/]*[@-~]?            # CSI
+  | \x1b[\]PX^_][^\x07\x1b\x9c]*(?:\x07|\x1b\\|\x9c)?   # OSC, DCS, SOS, PM, APC
+  | \x1b[ -/]*[0-~]?                    # other escapes (charset, keypad, ...)
+  | \x9b[0-?]*[ -/]*[@-~]?              # 8-bit CSI
+  | [\x90\x98\x9d\x9e\x9f][^\x07\x1b\x9c]*(?:\x07|\x9c)?  # 8-bit string controls
+  | [\x00-\x08\x0b-\x1f\x7f-\x9f]       # any other C0 (but tab, newline) or C1 control, DEL
+  | [\u202a-\u202e\u2066-\u2069\u200e\u200f]   # bidirectional overrides
+    """,
+    re.VERBOSE,
+)
+
+
+def sanitize(text: str) -> str:
+    """Remove terminal control sequences and controls, keeping newline and tab."""
+    if text.isprintable():
+        return text
+    return _SEQUENCES.sub("", text)

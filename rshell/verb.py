@@ -1,0 +1,57 @@
+"""The verb contract: metadata as class attributes, a declarative spec, ``run`` yielding events."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, ClassVar
+
+from rshell.events import Event
+from rshell.policy.schema import Field
+from rshell.spec import Arguments, VerbSpec
+
+if TYPE_CHECKING:
+    from rshell.engine import Engine
+    from rshell.policy.view import PolicyView
+    from rshell.registry import Registry
+
+
+@dataclass
+class Context:
+    """What a verb may use: the engine, its policy view and settings, a clock, a cancel signal."""
+
+    engine: Engine
+    view: PolicyView
+    settings: Mapping[str, object]
+    state_dir: Path
+    clock: Callable[[], float] = time.monotonic
+    cancel: threading.Event = field(default_factory=threading.Event)
+    #: the verbs of this session, for the built-ins that describe them (help, whoami)
+    registry: Registry | None = None
+
+
+class Verb:
+    """Base class of every verb, built-in or plugin.
+
+    Subclasses set the class attributes and implement ``run``; they never print, read stdin or
+    touch the policy file. ``changes_state`` verbs are audited before they act and rate-limited.
+    """
+
+    name: ClassVar[str]
+    summary: ClassVar[str]
+    spec: ClassVar[VerbSpec] = VerbSpec()
+    changes_state: ClassVar[bool] = False
+    #: the per-verb settings this verb reads from the policy (``roles.R.settings.<name>``)
+    settings: ClassVar[tuple[Field, ...]] = ()
+    #: an extra paragraph for ``help VERB``
+    description: ClassVar[str] = ""
+
+    def run(self, ctx: Context, args: Arguments) -> Iterator[Event]:
+        raise NotImplementedError
+
+    def streams(self, args: Arguments) -> bool:
+        """Whether this invocation streams (NDJSON under --json) rather than one document."""
+        return False
