@@ -148,6 +148,11 @@ def _cross_check(raw: dict[str, Any], root: yaml.Node, verbs: set[str], problems
             if verb is not None and verb not in verbs:
                 where = _node_at(root, "roles", role_name, "verbs", index)
                 problems.add(where, f"roles.{role_name}.verbs names {verb!r}, which is not a registered verb")
+        containers = role.get("containers") or {}
+        for index, selector in enumerate(containers.get("labels") or []):
+            if selector == {}:
+                where = _node_at(root, "roles", role_name, "containers", "labels", index)
+                problems.add(where, f"roles.{role_name}.containers.labels[{index}] is empty and would match everything")
         for verb in role.get("limits") or {}:
             if verb not in verbs:
                 where = _node_at(root, "roles", role_name, "limits", verb)
