@@ -55,7 +55,12 @@ class Logs(Verb):
                 break
             count += len(lines)
             yield LogLines(lines)
-        summary: dict[str, JSONValue] = {"container": target.name, "id": target.short_id, "line_count": count, "tail": tail}
+        summary: dict[str, JSONValue] = {
+            "container": target.name,
+            "id": target.short_id,
+            "line_count": count,
+            "tail": tail,
+        }
         yield Result({**summary, "end": True} if follow else summary, MessageView(""))
 
 

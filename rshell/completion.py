@@ -12,6 +12,7 @@ from prompt_toolkit.document import Document
 from rshell.executor import Session
 from rshell.spec import ArgKind, Option, Positional
 from rshell.targets import container_name, visible_containers
+from rshell.verb import Verb
 
 CACHE_SECONDS = 5.0
 
@@ -109,6 +110,11 @@ class SpecCompleter(Completer):
         if positional is None:
             return []
         return self.candidates.for_kind(positional.kind, positional.choices, before)
+
+    def _allowed_verb(self, name: str) -> Verb | None:
+        if name not in self.candidates.verbs():
+            return None
+        return self.candidates.session.registry.get(name)
 
 
 def _next_positional(
