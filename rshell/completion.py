@@ -94,10 +94,7 @@ class SpecCompleter(Completer):
     def _options_for(self, before: list[str], current: str) -> Iterable[str]:
         if not before:
             return self.candidates.verbs()
-        session = self.candidates.session
-        if before[0] not in self.candidates.verbs():
-            return []
-        verb = session.registry.get(before[0])
+        verb = self._allowed_verb(before[0])
         if verb is None:
             return []
         previous = verb.spec.option(before[-1]) if len(before) > 1 else None
