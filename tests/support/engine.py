@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import secrets
@@ -80,10 +81,8 @@ class EngineContainers:
 
     def remove_all(self) -> None:
         for container_id in self.made:
-            try:
+            with contextlib.suppress(docker.errors.NotFound):
                 self.client.api.remove_container(container_id, force=True)
-            except docker.errors.NotFound:
-                pass
 
 
 def running_as_root() -> bool:
