@@ -68,4 +68,3 @@ class Exit(Verb):
 
 class Quit(Exit):
     name = "quit"
-
