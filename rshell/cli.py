@@ -7,22 +7,28 @@ import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rshell import __version__
-from rshell.errors import ExitStatus, PolicyError, RshellError, UsageError
-from rshell.policy.loader import DEFAULT_POLICY_PATH
+from rshell.defaults import DEFAULT_POLICY_PATH, DEFAULT_SOCKET
+from rshell.errors import Denied, ExitStatus, PolicyError, RshellError, UsageError
 from rshell.render.sanitize import sanitize
 from rshell.render.streams import Streams
 
+if TYPE_CHECKING:
+    from rshell.backend import Backend
+
 USAGE = (
-    "usage: rshell [--policy FILE] [--local] [--allow-user-owned-policy] [--keep-going] [-l] [-c COMMAND]\n"
-    "       rshell --version"
+    "usage: rshell [--broker SOCKET | --local [--policy FILE] [--allow-user-owned-policy]] [--keep-going] [-l]"
+    " [-c COMMAND]\n       rshell --version"
 )
 
 
 @dataclass
 class Options:
-    policy: Path = DEFAULT_POLICY_PATH
+    policy: Path | None = None
+    broker: Path | None = None
+    local: bool = False
     command: str | None = None
     login: bool = False
     keep_going: bool = False
@@ -46,7 +52,9 @@ def parse_options(argv: Sequence[str]) -> Options:
         elif word in ("-l", "--login"):
             options.login = True
         elif word == "--local":
-            pass  # the in-process executor is the only one until the broker exists
+            options.local = True
+        elif word == "--broker" and words:
+            options.broker = Path(words.pop(0))
         elif word == "--keep-going":
             options.keep_going = True
         elif word == "--allow-user-owned-policy":
@@ -66,24 +74,60 @@ def program(argv: Sequence[str], streams: Streams) -> int:
     if options.version:
         streams.stdout.write(f"rshell {__version__}\n")
         return ExitStatus.OK
-    from rshell.session import local_session  # noqa: PLC0415 - keep --version and usage errors cheap
-
     mode = "c" if options.command is not None else ("repl" if sys.stdin.isatty() else "batch")
-    owner = os.getuid() if options.allow_user_owned_policy else None
-    session = local_session(options.policy, mode, allow_owner_uid=owner)
-    for warning in session.registry.warnings:
-        streams.stderr.write(f"rshell: warning: {sanitize(warning)}\n")
+    backend = make_backend(options, mode, streams)
     if options.command is not None:
-        from rshell.runner import run_line  # noqa: PLC0415
-
-        return run_line(session, options.command, streams)
+        if options.command.split() == ["mcp"]:
+            return _serve_mcp(backend)
+        return backend.run(options.command)
     if mode == "repl":
         from rshell.repl import run_repl  # noqa: PLC0415 - prompt_toolkit only for people at a terminal
 
-        return run_repl(session, streams)
+        return run_repl(backend, streams)
     from rshell.runner import run_batch  # noqa: PLC0415
 
-    return run_batch(session, sys.stdin.buffer, streams, keep_going=options.keep_going)
+    return run_batch(backend.run, sys.stdin.buffer, keep_going=options.keep_going)
+
+
+def uses_broker(options: Options) -> bool:
+    """The broker unless told otherwise: ``--local`` or ``--policy`` mean in-process; ``--broker``
+    names the socket; with neither, the broker's default socket is used when it exists."""
+    if options.broker is not None:
+        return True
+    if options.local or options.policy is not None:
+        return False
+    return DEFAULT_SOCKET.exists()
+
+
+def make_backend(options: Options, mode: str, streams: Streams) -> Backend:
+    if uses_broker(options):
+        if options.allow_user_owned_policy:
+            raise UsageError("--allow-user-owned-policy is for --local mode only")
+        from rshell.client import BrokerBackend  # noqa: PLC0415
+
+        return BrokerBackend(str(options.broker or DEFAULT_SOCKET), mode, streams)
+    from rshell.backend import LocalBackend  # noqa: PLC0415
+    from rshell.session import local_session  # noqa: PLC0415 - keep --version and usage errors cheap
+
+    owner = os.getuid() if options.allow_user_owned_policy else None
+    session = local_session(options.policy or DEFAULT_POLICY_PATH, mode, allow_owner_uid=owner)
+    for warning in session.registry.warnings:
+        streams.stderr.write(f"rshell: warning: {sanitize(warning)}\n")
+    return LocalBackend(session, streams)
+
+
+def _serve_mcp(backend: Backend) -> int:
+    """``mcp`` as the whole command: an MCP server on stdin/stdout (in-process sessions only for now)."""
+    from rshell.backend import LocalBackend  # noqa: PLC0415
+
+    if not isinstance(backend, LocalBackend):
+        raise UsageError("mcp is not yet served through the broker; run it with --local")
+    decision = backend.session.view.decide_verb("mcp")
+    if not decision.allowed:
+        raise Denied(decision.reason)
+    from rshell.mcp.server import run_mcp  # noqa: PLC0415 - the MCP SDK only for MCP sessions
+
+    return run_mcp(backend.session)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -92,7 +136,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return program(list(sys.argv if argv is None else argv), streams)
     except PolicyError as error:
-        streams.stderr.write(f"rshell: {sanitize(error.message)}\nrshell: refusing to start\n")
+        streams.stderr.write(f"rshell: {sanitize(error.message)}; refusing to start\n")
         return error.status
     except RshellError as error:
         streams.stderr.write(f"rshell: {sanitize(error.message)}\n")

@@ -15,16 +15,17 @@ API_VERSION = "1.41"
 class Engine:
     """A lazily built docker-py client for one engine URL."""
 
-    def __init__(self, url: str, timeout: float) -> None:
+    def __init__(self, url: str, timeout: float, *, pool_size: int = 10) -> None:
         self.url = url
         self.timeout = timeout
+        self.pool_size = pool_size
         self._client: Any = None
 
     @property
     def client(self) -> Any:
         """The docker.DockerClient, built on first use."""
         if self._client is None:
-            self._client = _build_client(self.url, self.timeout)
+            self._client = _build_client(self.url, self.timeout, self.pool_size)
         return self._client
 
     def close(self) -> None:
@@ -33,7 +34,7 @@ class Engine:
             self._client = None
 
 
-def _build_client(url: str, timeout: float) -> Any:
+def _build_client(url: str, timeout: float, pool_size: int) -> Any:
     """Build the client so that neither DOCKER_* variables nor ~/.docker/config.json are read.
 
     docker-py's APIClient reads the general config (HttpHeaders, proxies, credential helpers)
@@ -46,7 +47,9 @@ def _build_client(url: str, timeout: float) -> Any:
     original = docker_config.find_config_file
     docker_config.find_config_file = _no_config_file
     try:
-        client = docker.DockerClient(base_url=url, version=API_VERSION, timeout=max(1, round(timeout)))
+        client = docker.DockerClient(
+            base_url=url, version=API_VERSION, timeout=max(1, round(timeout)), max_pool_size=pool_size
+        )
     finally:
         docker_config.find_config_file = original
     client.api.trust_env = False  # no proxies or .netrc from the environment

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 import time
@@ -13,14 +14,14 @@ from rshell.binding import bind
 from rshell.engine import Engine, engine_errors
 from rshell.errors import Denied, ExitStatus, Interrupted, RshellError, UnknownVerb
 from rshell.events import Event
-from rshell.lexer import Request
+from rshell.lexer import MAX_LINE_BYTES, Request
 from rshell.policy.model import Policy
 from rshell.policy.view import PolicyView
 from rshell.ratelimit import RateLimiter
 from rshell.registry import Registry
 from rshell.spec import ArgKind, Arguments
 from rshell.targets import Target, resolve_container
-from rshell.verb import Context, Verb
+from rshell.verb import CancelSignal, Context, Verb
 from rshell.verbhelp import help_result
 
 
@@ -35,7 +36,7 @@ class Session:
     audit: AuditLog
     limiter: RateLimiter
     mode: str
-    cancel: threading.Event = field(default_factory=threading.Event)
+    cancel: threading.Event = field(default_factory=CancelSignal)
 
     def context(self, verb: Verb) -> Context:
         settings = {spec.name: spec.default for spec in verb.settings} | dict(self.view.settings(verb.name))
@@ -52,17 +53,8 @@ class Session:
 def execute(session: Session, request: Request) -> Iterator[Event]:
     """Yield the verb's events; raise RshellError (with its exit status) when it is refused or fails."""
     started = time.monotonic()
-    record: dict[str, object] = {
-        "uid": session.view.principal.uid,
-        "user": session.view.principal.user,
-        "pid": os.getpid(),
-        "mode": session.mode,
-        "verb": request.verb,
-        "argv": list(request.argv),
-        "targets": [],
-        "decision": "denied",
-        "reason": "",
-    }
+    record = _caller(session) | {"verb": request.verb, "argv": list(request.argv), "targets": [], "decision": "denied"}
+    record["reason"] = ""
     status = ExitStatus.OK
     try:
         yield from _pipeline(session, request, record)
@@ -79,6 +71,19 @@ def execute(session: Session, request: Request) -> Iterator[Event]:
     finally:
         record.update(phase="done", exit_code=int(status), duration_ms=round((time.monotonic() - started) * 1000, 1))
         session.audit.write(record)
+
+
+def audit_refused_line(session: Session, line: str, error: RshellError) -> None:
+    """Record a line refused before it named a verb (shell syntax, control bytes, bad UTF-8, too long)."""
+    record = _caller(session) | {"verb": None, "argv": [], "line": line[:MAX_LINE_BYTES], "targets": []}
+    record |= {"decision": "refused", "reason": error.message, "phase": "done", "exit_code": int(error.status)}
+    with contextlib.suppress(RshellError):  # nothing ran; the refusal stands even if it cannot be recorded
+        session.audit.write(record | {"duration_ms": 0.0})
+
+
+def _caller(session: Session) -> dict[str, object]:
+    principal = session.view.principal
+    return {"uid": principal.uid, "user": principal.user, "pid": os.getpid(), "mode": session.mode}
 
 
 def _pipeline(session: Session, request: Request, record: dict[str, object]) -> Iterator[Event]:

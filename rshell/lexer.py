@@ -32,10 +32,10 @@ class Request:
 
 def check_line(line: str) -> None:
     """Refuse lines that are too long, not text, or carry control characters."""
+    if len(line.encode("utf-8", "surrogatepass")) > MAX_LINE_BYTES:
+        raise UsageError(f"the line is longer than {MAX_LINE_BYTES} bytes")
     if any("\ud800" <= char <= "\udfff" for char in line):
         raise UsageError("the line is not valid UTF-8")
-    if len(line.encode("utf-8")) > MAX_LINE_BYTES:
-        raise UsageError(f"the line is longer than {MAX_LINE_BYTES} bytes")
     for char in line:
         if char == "\n":
             raise UsageError(f"newlines are not allowed: {NOT_A_SHELL}")

@@ -9,11 +9,9 @@ from pathlib import Path
 from prompt_toolkit import PromptSession
 from prompt_toolkit.history import FileHistory, History, InMemoryHistory
 
-from rshell.completion import Candidates, SpecCompleter
+from rshell.backend import Backend
 from rshell.errors import ExitStatus
-from rshell.executor import Session
 from rshell.render.streams import Streams
-from rshell.runner import run_line
 
 PROMPT = "rshell> "
 
@@ -31,14 +29,13 @@ def history_for_user() -> History:
         return InMemoryHistory()
 
 
-def make_prompt(session: Session, history: History) -> PromptSession[str]:
+def make_prompt(backend: Backend, history: History) -> PromptSession[str]:
     """The prompt; system prompt (Meta-!), open-in-editor and suspend (Ctrl-Z) stay off."""
-    toolbar = f" {session.view.principal.user} · role {session.view.role_name or 'none'} · engine {session.engine.url}"
     return PromptSession(
         PROMPT,
-        completer=SpecCompleter(Candidates(session)),
+        completer=backend.completer(),
         history=history,
-        bottom_toolbar=toolbar,
+        bottom_toolbar=backend.toolbar(),
         enable_system_prompt=False,
         enable_open_in_editor=False,
         enable_suspend=False,
@@ -46,9 +43,9 @@ def make_prompt(session: Session, history: History) -> PromptSession[str]:
     )
 
 
-def run_repl(session: Session, streams: Streams, prompt: PromptSession[str] | None = None) -> int:
+def run_repl(backend: Backend, streams: Streams, prompt: PromptSession[str] | None = None) -> int:
     """Read, run, repeat; Ctrl-C cancels the line or the running verb, Ctrl-D or ``exit`` leaves."""
-    prompt = prompt or make_prompt(session, history_for_user())
+    prompt = prompt or make_prompt(backend, history_for_user())
     streams.stdout.write("rshell: type 'help' for the verbs you may use, 'exit' to leave.\n")
     while True:
         try:
@@ -59,4 +56,4 @@ def run_repl(session: Session, streams: Streams, prompt: PromptSession[str] | No
             return ExitStatus.OK
         if line.split() in (["exit"], ["quit"]):
             return ExitStatus.OK
-        run_line(session, line, streams)
+        backend.run(line)

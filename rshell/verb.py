@@ -19,6 +19,35 @@ if TYPE_CHECKING:
     from rshell.registry import Registry
 
 
+class CancelSignal(threading.Event):
+    """A cancel event that also runs callbacks when set, to unblock a verb waiting on I/O."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._callbacks: list[Callable[[], object]] = []
+        self._lock = threading.Lock()
+
+    def on_cancel(self, callback: Callable[[], object]) -> None:
+        with self._lock:
+            self._callbacks.append(callback)
+        if self.is_set():
+            _quietly(callback)
+
+    def set(self) -> None:
+        super().set()
+        with self._lock:
+            callbacks, self._callbacks = self._callbacks, []
+        for callback in callbacks:
+            _quietly(callback)
+
+
+def _quietly(callback: Callable[[], object]) -> None:
+    try:
+        callback()
+    except Exception:  # a callback that fails must not stop the others
+        return
+
+
 @dataclass
 class Context:
     """What a verb may use: the engine, its policy view and settings, a clock, a cancel signal."""
@@ -28,7 +57,7 @@ class Context:
     settings: Mapping[str, object]
     state_dir: Path
     clock: Callable[[], float] = time.monotonic
-    cancel: threading.Event = field(default_factory=threading.Event)
+    cancel: threading.Event = field(default_factory=CancelSignal)
     #: the verbs of this session, for the built-ins that describe them (help, whoami)
     registry: Registry | None = None
 

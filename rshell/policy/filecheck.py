@@ -12,8 +12,8 @@ MAX_POLICY_BYTES = 1 << 20
 
 
 def check_policy_file(path: Path, *, allow_owner_uid: int | None = None) -> None:
-    """Raise PolicyError unless the file and its directory are root's (or the allowed owner's)
-    and not writable by group or others."""
+    """Raise PolicyError unless the file and every directory above it are root's (or the allowed
+    owner's) and not writable by group or others (sticky directories such as /tmp excepted)."""
     trusted = {0} if allow_owner_uid is None else {0, allow_owner_uid}
     try:
         info = os.stat(path)
@@ -26,11 +26,12 @@ def check_policy_file(path: Path, *, allow_owner_uid: int | None = None) -> None
     if info.st_size > MAX_POLICY_BYTES:
         raise PolicyError(f"policy file {path} is larger than {MAX_POLICY_BYTES} bytes")
     _check_owner_and_mode(path, info, trusted, "policy file")
-    directory = path.resolve().parent
-    directory_info = os.stat(directory)
-    sticky = bool(directory_info.st_mode & stat.S_ISVTX)
-    if not sticky:
-        _check_owner_and_mode(directory, directory_info, trusted, "directory of the policy file")
+    resolved = path.resolve()
+    for directory in resolved.parents:  # like sshd's StrictModes: whoever can swap any directory owns the policy
+        directory_info = os.stat(directory)
+        if not directory_info.st_mode & stat.S_ISVTX:
+            what = "directory of the policy file" if directory == resolved.parent else "directory above the policy file"
+            _check_owner_and_mode(directory, directory_info, trusted, what)
 
 
 def _check_owner_and_mode(path: Path, info: os.stat_result, trusted: set[int], what: str) -> None:

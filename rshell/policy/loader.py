@@ -8,12 +8,11 @@ from typing import Any
 
 import yaml
 
+from rshell.defaults import DEFAULT_POLICY_PATH
 from rshell.errors import PolicyError
 from rshell.policy.filecheck import check_policy_file
 from rshell.policy.model import ContainerRule, Policy, RateLimit, Role
 from rshell.policy.schema import LABEL_KEY_PATTERN, Field, Kind, Problems, validate
-
-DEFAULT_POLICY_PATH = Path("/etc/rshell/policy.yaml")
 
 _LABELS = Field("labels", Kind.MAP, items=Field("value", Kind.STRING, max_length=1024), key_pattern=LABEL_KEY_PATTERN)
 _LIMIT = Field(
@@ -24,6 +23,9 @@ _LIMIT = Field(
         Field("per", Kind.DURATION, required=True),
     ),
 )
+
+
+__all__ = ["DEFAULT_POLICY_PATH", "load_policy", "parse_policy", "policy_schema"]
 
 
 def policy_schema(verb_settings: Mapping[str, tuple[Field, ...]]) -> Field:

@@ -184,7 +184,8 @@ def _pairs(node: yaml.Node, path: str, problems: Problems) -> list[tuple[str, ya
     pairs: list[tuple[str, yaml.Node]] = []
     seen: set[str] = set()
     for key_node, value_node in node.value:
-        key = scalar_value(key_node) if isinstance(key_node, yaml.ScalarNode) else None
+        plain = isinstance(key_node, yaml.ScalarNode) and key_node.tag in _SCALAR_TAGS  # no merge keys, no !tags
+        key = scalar_value(key_node) if plain else None
         if not isinstance(key, str):
             problems.add(key_node, f"{path}: keys must be strings")
             continue

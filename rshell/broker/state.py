@@ -1,0 +1,70 @@
+"""What the broker holds: the policy (reloadable), the verbs, the engine, the audit log, the limits."""
+
+from __future__ import annotations
+
+import sys
+import threading
+from pathlib import Path
+
+from rshell.audit import AuditLog
+from rshell.engine import Engine
+from rshell.errors import PolicyError
+from rshell.executor import Session
+from rshell.policy.loader import load_policy
+from rshell.policy.model import Policy
+from rshell.policy.view import Principal, view_for
+from rshell.ratelimit import RateLimiter
+from rshell.registry import Registry
+from rshell.verb import CancelSignal
+
+ENGINE_POOL_SIZE = 64
+
+
+class BrokerState:
+    def __init__(self, policy_path: Path) -> None:
+        self.policy_path = policy_path
+        self.registry = Registry.discover()
+        self._lock = threading.Lock()
+        self.policy = self._load()
+        self.engine = Engine(self.policy.engine_url, self.policy.engine_timeout, pool_size=ENGINE_POOL_SIZE)
+        self.audit = AuditLog(self.policy.audit_log)
+        self.limiter = RateLimiter(self.policy.state_dir)
+
+    def _load(self) -> Policy:
+        return load_policy(self.policy_path, self.registry.settings_schemas())
+
+    def reload(self) -> bool:
+        """Load the policy again; a policy that fails validation leaves the old one in force."""
+        try:
+            policy = self._load()
+        except PolicyError as error:
+            log(f"policy reload rejected, the previous policy stays in force: {error.message}")
+            return False
+        with self._lock:
+            if (policy.engine_url, policy.engine_timeout) != (self.policy.engine_url, self.policy.engine_timeout):
+                self.engine = Engine(policy.engine_url, policy.engine_timeout, pool_size=ENGINE_POOL_SIZE)
+            if policy.audit_log != self.policy.audit_log:
+                self.audit = AuditLog(policy.audit_log)
+            if policy.state_dir != self.policy.state_dir:
+                self.limiter = RateLimiter(policy.state_dir)
+            self.policy = policy
+        log(f"policy reloaded from {self.policy_path}")
+        return True
+
+    def session_for(self, principal: Principal, mode: str) -> Session:
+        with self._lock:
+            return Session(
+                policy=self.policy,
+                view=view_for(self.policy, principal),
+                registry=self.registry,
+                engine=self.engine,
+                audit=self.audit,
+                limiter=self.limiter,
+                mode=mode,
+                cancel=CancelSignal(),
+            )
+
+
+def log(text: str) -> None:
+    sys.stderr.write(f"rshelld: {text}\n")
+    sys.stderr.flush()

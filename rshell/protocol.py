@@ -1,0 +1,69 @@
+"""The broker protocol: newline-delimited JSON objects, versioned, with a hard size limit.
+
+Client to broker, one request per connection:
+  {"v": 1, "op": "run", "verb": "...", "argv": ["..."], "mode": "c" | "batch" | "repl"}
+  {"v": 1, "op": "complete", "text": "text before the cursor"}
+  {"v": 1, "op": "status"}
+and, while a run is going on, {"v": 1, "op": "cancel"} (closing the connection cancels too).
+Broker to client: {"op": "begin", "streaming": bool}, then event objects (rshell.wire), then
+{"op": "end", "status": N, "error": null | {"code": "...", "message": "..."}}.
+The caller's identity never travels in a message: the broker reads it from the kernel.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+from typing import Any
+
+VERSION = 1
+#: the largest message either side accepts, newline included
+MAX_MESSAGE_BYTES = 64 * 1024
+#: a broker reply line may carry a batch of log lines, so replies may be larger
+MAX_REPLY_BYTES = 4 * 1024 * 1024
+REQUEST_OPS = frozenset({"run", "complete", "status", "cancel"})
+
+
+class ProtocolError(Exception):
+    """A message that is malformed, oversized, of another version, or unexpected."""
+
+
+def encode(message: dict[str, Any]) -> bytes:
+    return (json.dumps({"v": VERSION, **message}, ensure_ascii=True, separators=(",", ":")) + "\n").encode("ascii")
+
+
+def decode(line: bytes, limit: int = MAX_MESSAGE_BYTES) -> dict[str, Any]:
+    if len(line) > limit or not line.endswith(b"\n"):
+        raise ProtocolError("message too large or not terminated")
+    try:
+        message = json.loads(line)
+    except (ValueError, UnicodeDecodeError):
+        raise ProtocolError("message is not JSON") from None
+    if not isinstance(message, dict):
+        raise ProtocolError("message is not a JSON object")
+    if message.get("v") != VERSION:
+        raise ProtocolError(f"unsupported protocol version {message.get('v')!r}")
+    return message
+
+
+class LineReader:
+    """Reads newline-terminated messages from a socket, refusing any longer than the limit."""
+
+    def __init__(self, sock: socket.socket, limit: int = MAX_MESSAGE_BYTES) -> None:
+        self.sock = sock
+        self.limit = limit
+        self._buffer = b""
+
+    def read(self) -> dict[str, Any] | None:
+        """The next message, None at a clean end of stream; ProtocolError otherwise."""
+        while b"\n" not in self._buffer:
+            if len(self._buffer) > self.limit:
+                raise ProtocolError("message too large")
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                if self._buffer:
+                    raise ProtocolError("connection closed in the middle of a message")
+                return None
+            self._buffer += chunk
+        line, _, self._buffer = self._buffer.partition(b"\n")
+        return decode(line + b"\n", self.limit)
