@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Sequence
-from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from rshell import __version__
@@ -16,6 +13,8 @@ from rshell.render.sanitize import sanitize
 from rshell.render.streams import Streams
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from rshell.backend import Backend
 
 USAGE = (
@@ -24,16 +23,18 @@ USAGE = (
 )
 
 
-@dataclass
 class Options:
-    policy: Path | None = None
-    broker: Path | None = None
-    local: bool = False
-    command: str | None = None
-    login: bool = False
-    keep_going: bool = False
-    allow_user_owned_policy: bool = False
-    version: bool = False
+    """rshell's own options (a plain class: dataclasses cost start-up time on every ssh command)."""
+
+    def __init__(self) -> None:
+        self.policy: str | None = None
+        self.broker: str | None = None
+        self.local = False
+        self.command: str | None = None
+        self.login = False
+        self.keep_going = False
+        self.allow_user_owned_policy = False
+        self.version = False
 
 
 def parse_options(argv: Sequence[str]) -> Options:
@@ -48,13 +49,13 @@ def parse_options(argv: Sequence[str]) -> Options:
             if words:
                 raise UsageError("rshell -c takes exactly one command string")
         elif word == "--policy" and words:
-            options.policy = Path(words.pop(0))
+            options.policy = words.pop(0)
         elif word in ("-l", "--login"):
             options.login = True
         elif word == "--local":
             options.local = True
         elif word == "--broker" and words:
-            options.broker = Path(words.pop(0))
+            options.broker = words.pop(0)
         elif word == "--keep-going":
             options.keep_going = True
         elif word == "--allow-user-owned-policy":
@@ -96,7 +97,7 @@ def uses_broker(options: Options) -> bool:
         return True
     if options.local or options.policy is not None:
         return False
-    return DEFAULT_SOCKET.exists()
+    return os.path.exists(DEFAULT_SOCKET)
 
 
 def make_backend(options: Options, mode: str, streams: Streams) -> Backend:
@@ -105,12 +106,14 @@ def make_backend(options: Options, mode: str, streams: Streams) -> Backend:
             raise UsageError("--allow-user-owned-policy is for --local mode only")
         from rshell.client import BrokerBackend  # noqa: PLC0415
 
-        return BrokerBackend(str(options.broker or DEFAULT_SOCKET), mode, streams)
+        return BrokerBackend(options.broker or DEFAULT_SOCKET, mode, streams)
+    from pathlib import Path  # noqa: PLC0415
+
     from rshell.backend import LocalBackend  # noqa: PLC0415
     from rshell.session import local_session  # noqa: PLC0415 - keep --version and usage errors cheap
 
     owner = os.getuid() if options.allow_user_owned_policy else None
-    session = local_session(options.policy or DEFAULT_POLICY_PATH, mode, allow_owner_uid=owner)
+    session = local_session(Path(options.policy or DEFAULT_POLICY_PATH), mode, allow_owner_uid=owner)
     for warning in session.registry.warnings:
         streams.stderr.write(f"rshell: warning: {sanitize(warning)}\n")
     return LocalBackend(session, streams)

@@ -1,31 +1,24 @@
-"""The thin client: sends each line to rshelld and renders what comes back. No docker-py, no policy."""
+"""The thin client: sends each line to rshelld and copies back what it renders. Standard library only:
+this is the start-up path of every ``ssh host -- verb``, so it imports socket, json and little else."""
 
 from __future__ import annotations
 
 import contextlib
 import socket
-from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from rshell.errors import ExitStatus, Interrupted, RshellError, VerbFailed
 from rshell.protocol import MAX_REPLY_BYTES, LineReader, ProtocolError, encode
 from rshell.render.streams import Streams
-from rshell.runner import Renderer, renderers_for
-from rshell.wire import WireError, event_from_wire
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
     from prompt_toolkit.completion import CompleteEvent, Completer, Completion
     from prompt_toolkit.document import Document
 
 CONNECT_TIMEOUT = 5.0
-
-
-class RemoteError(RshellError):
-    """An error the broker reported, with the exit status it decided."""
-
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = ExitStatus(status)
+_STATUSES = frozenset(int(status) for status in ExitStatus)
 
 
 class BrokerBackend:
@@ -45,38 +38,54 @@ class BrokerBackend:
             sock.sendall(encode(message))
         except OSError as error:
             sock.close()
-            raise VerbFailed(
-                f"cannot reach the rshell broker at {self.socket_path}: {error.strerror or error}"
-            ) from None
+            reason = error.strerror or error
+            raise VerbFailed(f"cannot reach the rshell broker at {self.socket_path}: {reason}") from None
         return sock, LineReader(sock, MAX_REPLY_BYTES)
 
     def run(self, line: str) -> int:
-        make = renderers_for(self.streams)
-        wants_json = "--json" in line.split()
-        renderer: Renderer | None = None
+        tty = [self.streams.stdout_is_tty, self.streams.stderr_is_tty]
         try:
-            sock, reader = self.request({"op": "run", "line": line, "mode": self.mode})
+            sock, reader = self.request({"op": "run", "line": line, "mode": self.mode, "tty": tty})
         except RshellError as error:
-            make(wants_json, False).error(error)
-            return error.status
+            return self._fail(line, error)
         with sock:
             try:
-                while True:
-                    message = _next_reply(reader)
-                    if message.get("op") == "begin":
-                        renderer = make(wants_json, bool(message.get("streaming")))
-                    elif message.get("op") == "end":
-                        return _finish(renderer or make(wants_json, False), message)
-                    else:
-                        (renderer or make(wants_json, False)).event(event_from_wire(message))
+                return self._copy_output(reader)
             except KeyboardInterrupt:
                 with contextlib.suppress(OSError):
                     sock.sendall(encode({"op": "cancel"}))
-                failure: RshellError = Interrupted("interrupted")
-            except (ProtocolError, WireError, OSError) as error:
-                failure = VerbFailed(f"the broker connection failed: {error}")
-        (renderer or make(wants_json, False)).error(failure)
-        return failure.status
+                return self._fail(line, Interrupted("interrupted"))
+            except (ProtocolError, OSError) as error:
+                return self._fail(line, VerbFailed(f"the broker connection failed: {error}"))
+
+    def _copy_output(self, reader: LineReader) -> int:
+        outputs = {1: self.streams.stdout, 2: self.streams.stderr}
+        while True:
+            message = reader.read()
+            if message is None:
+                raise ProtocolError("the broker closed the connection")
+            op = message.get("op")
+            if op == "out" and message.get("fd") in outputs and isinstance(message.get("text"), str):
+                stream = outputs[message["fd"]]
+                stream.write(message["text"])
+                stream.flush()
+            elif op == "end" and message.get("status") in _STATUSES:
+                return int(message["status"])
+            else:
+                raise ProtocolError(f"unexpected message {op!r}")
+
+    def _fail(self, line: str, error: RshellError) -> int:
+        """Report an error the broker could not: in JSON when the line asked for JSON."""
+        self.streams.stdout.flush()
+        if "--json" in line.split():
+            import json  # noqa: PLC0415 - only on this error path
+
+            document = {"error": {"code": error.code, "message": error.message}}
+            self.streams.stderr.write(json.dumps(document, ensure_ascii=True) + "\n")
+        else:
+            self.streams.stderr.write(f"rshell: {error.message}\n")
+        self.streams.stderr.flush()
+        return error.status
 
     def status(self) -> dict[str, Any]:
         sock, reader = self.request({"op": "status"})
@@ -111,26 +120,9 @@ class BrokerBackend:
     def toolbar(self) -> str:
         try:
             status = self.status()
-        except RshellError:
+        except (RshellError, ProtocolError, OSError):
             return f" broker {self.socket_path} unreachable"
         return f" {status.get('user')} · role {status.get('role') or 'none'} · engine {status.get('engine')} (broker)"
 
 
-def _next_reply(reader: LineReader) -> dict[str, Any]:
-    message = reader.read()
-    if message is None:
-        raise ProtocolError("the broker closed the connection")
-    return message
-
-
-def _finish(renderer: Renderer, message: dict[str, Any]) -> int:
-    error = message.get("error")
-    status = message.get("status")
-    if not isinstance(status, int) or status not in {int(code) for code in ExitStatus}:
-        renderer.error(VerbFailed("the broker sent an invalid exit status"))
-        return ExitStatus.FAILED
-    if isinstance(error, dict):
-        renderer.error(RemoteError(status, str(error.get("message", "failed"))))
-    else:
-        renderer.finish()
-    return status
+__all__ = ["BrokerBackend"]

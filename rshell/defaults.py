@@ -1,8 +1,6 @@
-"""Default paths, in a module light enough for the client's start-up."""
+"""Default paths, in a module light enough for the client's start-up (no pathlib)."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
-DEFAULT_POLICY_PATH = Path("/etc/rshell/policy.yaml")
-DEFAULT_SOCKET = Path("/run/rshell/rshell.sock")
+DEFAULT_POLICY_PATH = "/etc/rshell/policy.yaml"
+DEFAULT_SOCKET = "/run/rshell/rshell.sock"

@@ -1,27 +1,33 @@
 """The broker protocol: newline-delimited JSON objects, versioned, with a hard size limit.
 
 Client to broker, one request per connection:
-  {"v": 1, "op": "run", "verb": "...", "argv": ["..."], "mode": "c" | "batch" | "repl"}
+  {"v": 1, "op": "run", "line": "...", "mode": "c" | "batch" | "repl", "tty": [stdout_is_tty, stderr_is_tty]}
   {"v": 1, "op": "complete", "text": "text before the cursor"}
   {"v": 1, "op": "status"}
 and, while a run is going on, {"v": 1, "op": "cancel"} (closing the connection cancels too).
-Broker to client: {"op": "begin", "streaming": bool}, then event objects (rshell.wire), then
+Broker to client: {"op": "out", "fd": 1 | 2, "text": "..."} as the verb's output is rendered
+(the broker renders with the same renderers a local run uses, so the client stays tiny), then
 {"op": "end", "status": N, "error": null | {"code": "...", "message": "..."}}.
 The caller's identity never travels in a message: the broker reads it from the kernel.
+
+Only socket and json are imported here: this module is on the start-up path of every ssh command.
 """
 
 from __future__ import annotations
 
 import json
-import socket
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import socket
 
 VERSION = 1
-#: the largest message either side accepts, newline included
+#: the largest request the broker accepts, newline included
 MAX_MESSAGE_BYTES = 64 * 1024
-#: a broker reply line may carry a batch of log lines, so replies may be larger
+#: the largest reply line the client accepts (output comes in chunks well below it)
 MAX_REPLY_BYTES = 4 * 1024 * 1024
-REQUEST_OPS = frozenset({"run", "complete", "status", "cancel"})
+#: output is sent in pieces of at most this many characters
+OUTPUT_CHUNK = 256 * 1024
 
 
 class ProtocolError(Exception):

@@ -9,15 +9,14 @@ import threading
 from typing import Any
 
 from rshell import __version__
+from rshell.broker.output import ClientOutput
 from rshell.broker.state import BrokerState, log
-from rshell.errors import RshellError
-from rshell.events import Event
 from rshell.executor import Session
 from rshell.lexer import MAX_LINE_BYTES
 from rshell.policy.view import Principal
 from rshell.protocol import LineReader, ProtocolError, encode
-from rshell.runner import Renderer, run_line_with
-from rshell.wire import event_to_wire
+from rshell.render.streams import Streams
+from rshell.runner import run_line
 
 MODES = frozenset({"c", "batch", "repl"})
 #: how long a client may take to send its request before the connection is dropped
@@ -67,16 +66,21 @@ def _dispatch(
 def _run(
     conn: socket.socket, reader: LineReader, request: dict[str, Any], principal: Principal, state: BrokerState
 ) -> None:
-    line, mode = request.get("line"), request.get("mode", "c")
+    line, mode, tty = request.get("line"), request.get("mode", "c"), request.get("tty", [False, False])
     if not isinstance(line, str) or len(line) > 4 * MAX_LINE_BYTES or mode not in MODES:
         raise ProtocolError("a run request needs a line (string) and a mode (c, batch or repl)")
+    if not isinstance(tty, list) or len(tty) != 2 or not all(isinstance(flag, bool) for flag in tty):
+        raise ProtocolError("tty must be a pair of booleans")
     session = state.session_for(principal, str(mode))
-    watcher = threading.Thread(target=_watch_for_cancel, args=(reader, session), daemon=True)
-    watcher.start()
+    lock = threading.Lock()
+    streams = Streams(ClientOutput(conn, 1, lock), ClientOutput(conn, 2, lock), tty[0], tty[1])
+    threading.Thread(target=_watch_for_cancel, args=(reader, session), daemon=True).start()
     try:
-        run_line_with(session, line, lambda wants_json, streaming: WireSink(conn, streaming))
+        status = run_line(session, line, streams)
     finally:
         session.cancel.set()
+    with lock:
+        conn.sendall(encode({"op": "end", "status": int(status), "error": None}))
 
 
 def _watch_for_cancel(reader: LineReader, session: Session) -> None:
@@ -87,25 +91,6 @@ def _watch_for_cancel(reader: LineReader, session: Session) -> None:
             if message is None or message.get("op") == "cancel":
                 break
     session.cancel.set()
-
-
-class WireSink:
-    """A renderer that sends events to the client, which renders them with the real renderers."""
-
-    def __init__(self, conn: socket.socket, streaming: bool) -> None:
-        self.conn = conn
-        self.conn.sendall(encode({"op": "begin", "streaming": streaming}))
-
-    def event(self, event: Event) -> None:
-        self.conn.sendall(encode(event_to_wire(event)))
-
-    def finish(self) -> None:
-        self.conn.sendall(encode({"op": "end", "status": 0, "error": None}))
-
-    def error(self, error: RshellError) -> None:
-        message = {"code": error.code, "message": error.message}
-        with contextlib.suppress(OSError):
-            self.conn.sendall(encode({"op": "end", "status": int(error.status), "error": message}))
 
 
 def _complete(request: dict[str, Any], principal: Principal, state: BrokerState) -> list[list[Any]]:
@@ -131,6 +116,3 @@ def _status(principal: Principal, state: BrokerState) -> dict[str, Any]:
         "role": session.view.role_name,
         "engine": session.engine.url,
     }
-
-
-_ = Renderer  # the sink implements the runner's Renderer protocol

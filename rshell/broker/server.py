@@ -26,8 +26,8 @@ BACKLOG = 512
 
 @dataclass
 class BrokerOptions:
-    policy: Path = DEFAULT_POLICY_PATH
-    socket: Path = DEFAULT_SOCKET
+    policy: Path = Path(DEFAULT_POLICY_PATH)
+    socket: Path = Path(DEFAULT_SOCKET)
     socket_group: str = "rshell"
 
 

@@ -8,7 +8,6 @@ from typing import Any
 
 import yaml
 
-from rshell.defaults import DEFAULT_POLICY_PATH
 from rshell.errors import PolicyError
 from rshell.policy.filecheck import check_policy_file
 from rshell.policy.model import ContainerRule, Policy, RateLimit, Role
@@ -23,9 +22,6 @@ _LIMIT = Field(
         Field("per", Kind.DURATION, required=True),
     ),
 )
-
-
-__all__ = ["DEFAULT_POLICY_PATH", "load_policy", "parse_policy", "policy_schema"]
 
 
 def policy_schema(verb_settings: Mapping[str, tuple[Field, ...]]) -> Field:
