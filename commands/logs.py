@@ -15,6 +15,8 @@ from rshell.targets import Target
 from rshell.verb import CancelSignal, Context, Verb
 
 DEFAULT_TAIL = 100
+#: how much output a bounded (non-follow) read gathers into one event
+BATCH_BYTES = 256 * 1024
 #: a line longer than this is cut into pieces rather than held in memory
 MAX_LINE_BYTES = 1 << 20
 
@@ -51,7 +53,7 @@ class Logs(Verb):
         else:
             stream = api.logs(target.id, stream=True, follow=False, **params)
         count = 0
-        for lines in split_lines(stream):
+        for lines in split_lines(stream, batch_bytes=0 if follow else BATCH_BYTES):
             if ctx.cancel.is_set():
                 break
             count += len(lines)
@@ -77,6 +79,7 @@ def _follow_stream(api: Any, container_id: str, params: dict[str, Any], ctx: Con
         query["since"] = params["since"]
     response = api._get(api._url("/containers/{0}/logs", container_id), params=query, stream=True)
     sock = api._get_raw_response_socket(response)
+    sock = getattr(sock, "_sock", sock)  # over unix and plain http it is a SocketIO around the socket
     if isinstance(ctx.cancel, CancelSignal):
         ctx.cancel.on_cancel(lambda: sock.shutdown(socket.SHUT_RDWR))
     stream: Iterator[bytes] = api._get_result(container_id, True, response)
@@ -94,17 +97,32 @@ def _tail(args: Arguments, ctx: Context) -> int:
     return asked
 
 
-def split_lines(chunks: Iterator[Any]) -> Iterator[tuple[str, ...]]:
-    """Whole lines from a byte stream, decoded leniently (a container can print anything)."""
-    pending = b""
+def split_lines(chunks: Iterator[Any], batch_bytes: int = 0) -> Iterator[tuple[str, ...]]:
+    """Whole lines from a byte stream, decoded leniently (a container can print anything).
+
+    The engine sends one frame per line; lines are gathered until ``batch_bytes`` have come, so a
+    large tail travels in a few events instead of one per line (a follow keeps ``0``: as they come).
+    A line longer than MAX_LINE_BYTES is cut rather than held in memory.
+    """
+    parts: list[bytes] = []
+    size = 0
     for chunk in chunks:
-        pending += chunk
-        if b"\n" not in pending:
-            if len(pending) > MAX_LINE_BYTES:
-                yield (pending.decode("utf-8", "replace"),)
-                pending = b""
+        parts.append(chunk)
+        size += len(chunk)
+        if size < batch_bytes:
             continue
-        complete, _, pending = pending.rpartition(b"\n")
-        yield tuple(complete.decode("utf-8", "replace").split("\n"))
+        pending = b"".join(parts)
+        complete, newline, rest = pending.rpartition(b"\n")
+        if newline:
+            yield _decode_lines(complete)
+        elif len(rest) > MAX_LINE_BYTES:
+            yield (rest.decode("utf-8", "replace"),)
+            rest = b""
+        parts, size = ([rest], len(rest)) if rest else ([], 0)
+    pending = b"".join(parts)
     if pending:
-        yield (pending.decode("utf-8", "replace"),)
+        yield _decode_lines(pending.removesuffix(b"\n"))
+
+
+def _decode_lines(block: bytes) -> tuple[str, ...]:
+    return tuple(block.decode("utf-8", "replace").split("\n"))

@@ -40,6 +40,7 @@ def make_prompt(backend: Backend, history: History) -> PromptSession[str]:
         enable_open_in_editor=False,
         enable_suspend=False,
         complete_while_typing=False,
+        complete_in_thread=True,  # a slow engine must not freeze typing
     )
 
 

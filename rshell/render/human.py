@@ -36,7 +36,7 @@ class HumanRenderer:
             return
         self._end_progress()
         if isinstance(event, LogLines):
-            self._write("".join(f"{sanitize(line)}\n" for line in event.lines))
+            self._write(sanitize("\n".join(event.lines)) + "\n" if event.lines else "")
         elif isinstance(event, Record):
             self._write(sanitize(event.text).rstrip("\n") + "\n")
         elif isinstance(event, Notice):
