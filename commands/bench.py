@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
-from rshell.bench.compare import compare_result
-from rshell.bench.history import BenchHistory, history_result
 from rshell.bench.method import DEFAULT_RUNS
 from rshell.bench.policy import SETTINGS, normalize_model
-from rshell.bench.session import BenchRequest, run_bench
 from rshell.errors import UsageError
 from rshell.events import Event
 from rshell.spec import ArgKind, Arguments, Option, Positional, VerbSpec
 from rshell.verb import Context, Verb
+
+if TYPE_CHECKING:
+    from rshell.bench.session import BenchRequest
 
 HISTORY_LIMIT = 20
 
@@ -52,6 +53,8 @@ class Bench(Verb):
             yield self._compare(ctx, args)
         else:
             _no_run_ids(args, f"bench {word}")
+            from rshell.bench.session import run_bench  # noqa: PLC0415 - the policy loads every verb's spec
+
             yield from run_bench(ctx, _request(word, args))
 
     def _history(self, ctx: Context, args: Arguments) -> Event:
@@ -60,6 +63,8 @@ class Bench(Verb):
         if len(models) > 1:
             raise UsageError("bench history: give at most one --model")
         model = normalize_model(models[0]) if models else None
+        from rshell.bench.history import BenchHistory, history_result  # noqa: PLC0415
+
         entries = BenchHistory(ctx.state_dir).recent(model, args.integer("limit") or HISTORY_LIMIT)
         return history_result(entries)
 
@@ -67,11 +72,16 @@ class Bench(Verb):
         run_a, run_b = args.optional_text("run_a"), args.optional_text("run_b")
         if run_a is None or run_b is None:
             raise UsageError("bench compare: give two run ids (usage: bench compare RUN_A RUN_B)")
+        from rshell.bench.compare import compare_result  # noqa: PLC0415
+        from rshell.bench.history import BenchHistory  # noqa: PLC0415
+
         history = BenchHistory(ctx.state_dir)
         return compare_result(history.load(run_a), history.load(run_b))
 
 
 def _request(target: str, args: Arguments) -> BenchRequest:
+    from rshell.bench.session import BenchRequest  # noqa: PLC0415
+
     return BenchRequest(
         target=target,
         models=tuple(dict.fromkeys(args.texts("model"))),
