@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 
 from rshell.errors import VerbFailed
 from rshell.events import Event, JSONValue, MessageView, Record, Result
@@ -43,7 +43,7 @@ class Vram(Verb):
         config = gpu_config(ctx.settings)
         interval = args.integer("watch")
         if interval is None:
-            yield _result(_checked_snapshot(config))
+            yield _result(_checked_snapshot(config), *loaded_models(ctx))
             return
         yield from _watch(ctx, config, interval, args.integer("count"))
 
@@ -57,8 +57,10 @@ def _watch(ctx: Context, config: GpuConfig, interval: int, count: int | None) ->
         if ctx.cancel.is_set():
             return
         snapshot = _checked_snapshot(config)
-        text = "\n".join(snapshot_lines(snapshot))
-        yield Record(data={**document(snapshot), "sample": sample}, text=text if sample == 1 else f"\n{text}")
+        models, problems = loaded_models(ctx)
+        block = "\n".join(text(snapshot, models, problems))
+        data = {**document(snapshot, models, problems), "sample": sample}
+        yield Record(data=data, text=block if sample == 1 else f"\n{block}")
         if sample == count or ctx.cancel.wait(interval):
             return
 
@@ -71,12 +73,28 @@ def _checked_snapshot(config: GpuConfig) -> Snapshot:
     return snapshot
 
 
-def document(snapshot: Snapshot) -> dict[str, JSONValue]:
-    """The JSON document: GPUs, sources, and ``models`` (per-model VRAM, filled from ollama later)."""
-    models: list[JSONValue] = []
-    return {**snapshot.document(), "models": models}
+def document(snapshot: Snapshot, models: list[JSONValue], problems: list[JSONValue]) -> dict[str, JSONValue]:
+    """The JSON document: GPUs, sources, and the models each policy bench target has loaded."""
+    return {**snapshot.document(), "models": models, "model_problems": problems}
 
 
-def _result(snapshot: Snapshot) -> Result:
-    first, *rest = snapshot_lines(snapshot)
-    return Result(data=document(snapshot), view=MessageView(first), extra_views=tuple(map(MessageView, rest)))
+def loaded_models(ctx: Context) -> tuple[list[JSONValue], list[JSONValue]]:
+    """Models on the bench targets the policy gives this principal (none without a view or targets)."""
+    targets = ctx.view.settings("bench").get("targets") if ctx.view is not None else None
+    if not isinstance(targets, Mapping) or not targets:
+        return [], []
+    from rshell.ollama.running import running_models  # noqa: PLC0415 - http.client only when there are targets
+
+    return running_models(targets)
+
+
+def text(snapshot: Snapshot, models: list[JSONValue], problems: list[JSONValue]) -> list[str]:
+    from rshell.ollama.running import model_lines  # noqa: PLC0415
+
+    return [*snapshot_lines(snapshot), *model_lines(models, problems)]
+
+
+def _result(snapshot: Snapshot, models: list[JSONValue], problems: list[JSONValue]) -> Result:
+    first, *rest = text(snapshot, models, problems)
+    data = document(snapshot, models, problems)
+    return Result(data=data, view=MessageView(first), extra_views=tuple(map(MessageView, rest)))
