@@ -35,6 +35,11 @@ def vram(ctx: Context) -> Result:
     return result
 
 
+def document(result: Result) -> dict[str, Any]:
+    """The result's data, loosely typed so the test can index into it."""
+    return dict(result.data)
+
+
 def closed_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -48,7 +53,7 @@ def test_loaded_models_show_their_vram_share_as_an_estimate(tmp_path: Path) -> N
         result = vram(context(tmp_path, {"gpu1": {"url": server.url}}))
         asked = server.paths()
 
-    (entry,) = result.data["models"]
+    (entry,) = document(result)["models"]
     assert entry == {
         "target": "gpu1",
         "model": "llama3.2:1b",
@@ -68,7 +73,7 @@ def test_a_target_that_is_down_is_a_problem_line_not_a_failure(tmp_path: Path) -
     result = vram(context(tmp_path, {"gpu9": {"url": f"http://127.0.0.1:{closed_port()}"}}))
 
     assert result.data["models"] == []
-    (problem,) = result.data["model_problems"]
+    (problem,) = document(result)["model_problems"]
     assert isinstance(problem, str)
     assert problem.startswith("gpu9: ")
     text = "".join(render_view(view, result.data) for view in (result.view, *result.extra_views))
