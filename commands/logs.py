@@ -7,7 +7,7 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-from rshell.errors import Denied
+from rshell.errors import Denied, Interrupted
 from rshell.events import Event, JSONValue, LogLines, MessageView, Result
 from rshell.policy.schema import Field, Kind
 from rshell.spec import ArgKind, Arguments, Option, Positional, VerbSpec
@@ -53,11 +53,17 @@ class Logs(Verb):
         else:
             stream = api.logs(target.id, stream=True, follow=False, **params)
         count = 0
-        for lines in split_lines(stream, batch_bytes=0 if follow else BATCH_BYTES):
-            if ctx.cancel.is_set():
-                break
-            count += len(lines)
-            yield LogLines(lines)
+        try:
+            for lines in split_lines(stream, batch_bytes=0 if follow else BATCH_BYTES):
+                if ctx.cancel.is_set():
+                    break
+                count += len(lines)
+                yield LogLines(lines)
+        except Exception:
+            if not ctx.cancel.is_set():
+                raise  # a cancel shuts the stream down under the read; anything else is a real failure
+        if ctx.cancel.is_set():
+            raise Interrupted(f"logs {target.name}: cancelled")
         summary: dict[str, JSONValue] = {
             "container": target.name,
             "id": target.short_id,
