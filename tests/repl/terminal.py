@@ -13,6 +13,7 @@ import os
 import pwd
 import re
 import sys
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -144,6 +145,16 @@ class Terminal:
         match = self.child.match
         assert isinstance(match, re.Match)
         return plain(match.group(1))
+
+    def line_after_tab(self, expected: str, timeout: float = 3.0) -> str:
+        """The edited line once Tab's completion has landed (it runs in a thread, so it may take a
+        moment): polled until it shows ``expected`` or ``timeout`` passes; the last line seen."""
+        deadline = time.monotonic() + timeout
+        shown = self.shown_line()
+        while shown != expected and time.monotonic() < deadline:
+            time.sleep(0.05)
+            shown = self.shown_line()
+        return shown
 
     def run(self, line: str) -> str:
         """Type a line and Enter; what was shown until the prompt came back."""
