@@ -13,6 +13,8 @@ from rshell.targets import Target
 from rshell.verb import Context, Verb
 
 POLL_SECONDS = 0.25
+#: how long a container without a healthcheck must keep running after the restart to count as up
+SETTLE_SECONDS = 1.0
 
 
 class Restart(Verb):
@@ -58,12 +60,19 @@ def _wait_seconds(args: Arguments, ctx: Context) -> float:
 
 
 def _wait_until_ready(ctx: Context, api: Any, target: Target, deadline: float) -> str | None:
-    """Poll until running (and healthy if there is a healthcheck); raise VerbFailed on failure."""
+    """Poll until running (and healthy if there is a healthcheck); raise VerbFailed on failure.
+
+    Without a healthcheck, "running" must hold for SETTLE_SECONDS: a command that exits at once is
+    still running at the first poll, and reporting that as a success would be a lie.
+    """
+    settled_at = ctx.clock() + SETTLE_SECONDS
     while True:
         state = api.inspect_container(target.id)["State"]
         health = (state.get("Health") or {}).get("Status")
-        if state.get("Running") and health in (None, "healthy"):
-            return str(health) if health else None
+        if state.get("Running") and health == "healthy":
+            return "healthy"
+        if state.get("Running") and health is None and ctx.clock() >= min(settled_at, deadline):
+            return None
         if not state.get("Running") and not state.get("Restarting"):
             raise VerbFailed(f"{target.name} did not stay up after the restart (exit code {state.get('ExitCode')})")
         if health == "unhealthy":

@@ -120,13 +120,18 @@ def make_backend(options: Options, mode: str, streams: Streams) -> Backend:
 
 
 def _serve_mcp(backend: Backend) -> int:
-    """``mcp`` as the whole command: an MCP server on stdin/stdout (in-process sessions only for now)."""
+    """``mcp`` as the whole command: an MCP server on stdin/stdout, in the broker or in-process."""
     from rshell.backend import LocalBackend  # noqa: PLC0415
+    from rshell.client import BrokerBackend  # noqa: PLC0415
 
-    if not isinstance(backend, LocalBackend):
-        raise UsageError("mcp is not yet served through the broker; run it with --local")
+    if isinstance(backend, BrokerBackend):
+        return backend.mcp()
+    assert isinstance(backend, LocalBackend)
     decision = backend.session.view.decide_verb("mcp")
     if not decision.allowed:
+        from rshell.executor import audit_refused_line  # noqa: PLC0415
+
+        audit_refused_line(backend.session, "mcp", Denied(decision.reason))
         raise Denied(decision.reason)
     from rshell.mcp.server import run_mcp  # noqa: PLC0415 - the MCP SDK only for MCP sessions
 

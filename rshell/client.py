@@ -18,7 +18,47 @@ if TYPE_CHECKING:
     from prompt_toolkit.document import Document
 
 CONNECT_TIMEOUT = 5.0
+#: how long a status or completion answer may take: a wedged broker must not hang the toolbar or Tab
+ANSWER_TIMEOUT = 5.0
 _STATUSES = frozenset(int(status) for status in ExitStatus)
+
+
+class RemoteError(RshellError):
+    """An error the broker reported, with the exit status it chose."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = ExitStatus(status)
+
+
+def relay(sock: socket.socket, first: bytes) -> int:
+    """Copy this process's stdin to the socket (in a thread) and the socket to stdout, until the broker ends."""
+    import os  # noqa: PLC0415
+    import sys  # noqa: PLC0415
+    import threading  # noqa: PLC0415
+
+    def upstream() -> None:
+        try:
+            while data := os.read(0, 65536):
+                sock.sendall(data)
+            sock.shutdown(socket.SHUT_WR)
+        except OSError:
+            return
+
+    threading.Thread(target=upstream, daemon=True).start()
+    out = sys.stdout.buffer
+    data = first
+    while True:
+        if data:
+            out.write(data)
+            out.flush()
+        try:
+            data = sock.recv(65536)
+        except OSError:
+            break
+        if not data:
+            break
+    return ExitStatus.OK
 
 
 class BrokerBackend:
@@ -87,10 +127,33 @@ class BrokerBackend:
         self.streams.stderr.flush()
         return error.status
 
+    def mcp(self) -> int:
+        """An MCP session served by the broker: after its answer, copy bytes both ways until either side ends."""
+        try:
+            sock, reader = self.request({"op": "mcp"})
+        except RshellError as error:
+            return self._fail("mcp", error)
+        with sock:
+            try:
+                answer = reader.read()
+            except (ProtocolError, OSError) as error:
+                return self._fail("mcp", VerbFailed(f"the broker connection failed: {error}"))
+            if answer is not None and answer.get("op") == "end" and answer.get("status") in _STATUSES:
+                problem = answer.get("error") or {}
+                return self._fail("mcp", RemoteError(int(answer["status"]), str(problem.get("message", "refused"))))
+            if answer is None or answer.get("op") != "mcp":
+                return self._fail("mcp", VerbFailed("the broker did not start an MCP session"))
+            return relay(sock, reader.rest())
+
     def status(self) -> dict[str, Any]:
+        """The broker's version, policy and view of the caller; VerbFailed when it does not answer."""
         sock, reader = self.request({"op": "status"})
         with sock:
-            message = reader.read()
+            sock.settimeout(ANSWER_TIMEOUT)
+            try:
+                message = reader.read()
+            except (ProtocolError, OSError) as error:
+                raise VerbFailed(f"the broker at {self.socket_path} did not answer: {error}") from None
         if message is None or message.get("op") != "status":
             raise VerbFailed("the broker did not answer the status request")
         return message
@@ -99,6 +162,7 @@ class BrokerBackend:
         try:
             sock, reader = self.request({"op": "complete", "text": text})
             with sock:
+                sock.settimeout(ANSWER_TIMEOUT)
                 message = reader.read()
         except (RshellError, ProtocolError, OSError):
             return []

@@ -15,7 +15,11 @@ from rshell.policy.schema import Problems
 from rshell.registry import Registry
 from rshell.render.sanitize import sanitize
 
-USAGE = "usage: rshellctl policy check FILE\n       rshellctl --version"
+USAGE = (
+    "usage: rshellctl policy check FILE\n       rshellctl install-user NAME [OPTIONS]\n"
+    "       rshellctl doctor [--user NAME] [--json] [OPTIONS]\n       rshellctl status [--socket PATH] [--json]\n"
+    "       rshellctl --version"
+)
 
 
 def policy_check(path: Path, out: list[str]) -> int:
@@ -68,6 +72,18 @@ def program(argv: Sequence[str]) -> int:
         status = policy_check(Path(words[2]), out)
         print("\n".join(sanitize(line) for line in out))
         return status
+    if words[:1] == ["install-user"]:
+        from rshell.installuser import install_user, parse_install_options  # noqa: PLC0415
+
+        return install_user(parse_install_options(words[1:]), lambda line: print(f"install-user: {sanitize(line)}"))
+    if words[:1] == ["status"]:
+        from rshell.ctlstatus import status_program  # noqa: PLC0415
+
+        return status_program(words[1:])
+    if words[:1] == ["doctor"]:
+        from rshell.doctor.command import doctor_program  # noqa: PLC0415
+
+        return doctor_program(words[1:])
     raise UsageError(USAGE)
 
 

@@ -6,7 +6,7 @@ import contextlib
 import os
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass, field
 
 from rshell.audit import AuditLog
@@ -50,7 +50,7 @@ class Session:
         )
 
 
-def execute(session: Session, request: Request) -> Iterator[Event]:
+def execute(session: Session, request: Request) -> Generator[Event, None, None]:
     """Yield the verb's events; raise RshellError (with its exit status) when it is refused or fails."""
     started = time.monotonic()
     record = _caller(session) | {"verb": request.verb, "argv": list(request.argv), "targets": [], "decision": "denied"}
@@ -64,6 +64,8 @@ def execute(session: Session, request: Request) -> Iterator[Event]:
     except RshellError as error:
         status = error.status
         record.setdefault("error", error.message)
+        if status == ExitStatus.DENIED:  # a rate limit or a verb's own cap denies after the policy allowed
+            record["decision"] = "denied"
         raise
     except BaseException:
         status = ExitStatus.FAILED

@@ -10,12 +10,13 @@ Broker to client: {"op": "out", "fd": 1 | 2, "text": "..."} as the verb's output
 {"op": "end", "status": N, "error": null | {"code": "...", "message": "..."}}.
 The caller's identity never travels in a message: the broker reads it from the kernel.
 
-Only socket and json are imported here: this module is on the start-up path of every ssh command.
+Only json and the built-in time are imported here: this module is on the start-up path of every ssh command.
 """
 
 from __future__ import annotations
 
 import json
+import time
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -43,7 +44,7 @@ def decode(line: bytes, limit: int = MAX_MESSAGE_BYTES) -> dict[str, Any]:
         raise ProtocolError("message too large or not terminated")
     try:
         message = json.loads(line)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, RecursionError):  # RecursionError: nesting deeper than the parser goes
         raise ProtocolError("message is not JSON") from None
     if not isinstance(message, dict):
         raise ProtocolError("message is not a JSON object")
@@ -60,11 +61,20 @@ class LineReader:
         self.limit = limit
         self._buffer = b""
 
-    def read(self) -> dict[str, Any] | None:
-        """The next message, None at a clean end of stream; ProtocolError otherwise."""
+    def rest(self) -> bytes:
+        """Bytes received past the last message (when the connection turns into a raw stream)."""
+        rest, self._buffer = self._buffer, b""
+        return rest
+
+    def read(self, deadline: float | None = None) -> dict[str, Any] | None:
+        """The next message, None at a clean end of stream; ProtocolError otherwise. With a
+        ``deadline`` (time.monotonic()), a message not complete by then raises TimeoutError,
+        however slowly its bytes keep arriving."""
         while b"\n" not in self._buffer:
             if len(self._buffer) > self.limit:
                 raise ProtocolError("message too large")
+            if deadline is not None:
+                self.sock.settimeout(max(deadline - time.monotonic(), 0.001))
             chunk = self.sock.recv(65536)
             if not chunk:
                 if self._buffer:

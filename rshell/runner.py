@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Generator
 from typing import BinaryIO, Protocol
 
 from rshell.errors import ExitStatus, Interrupted, RshellError
@@ -50,11 +50,12 @@ def run_line_with(session: Session, line: str, make_renderer: RendererFactory) -
 
 def run_request(session: Session, request: Request, make_renderer: RendererFactory) -> int:
     renderer = make_renderer(request.wants_json, request.wants_json and _streams(session, request))
+    events = execute(session, request)
     try:
-        for event in execute(session, request):
+        for event in events:
             renderer.event(event)
     except KeyboardInterrupt:
-        error: RshellError = Interrupted("interrupted")
+        error = _interrupt(events)
         renderer.error(error)
         return error.status
     except RshellError as failure:
@@ -62,6 +63,18 @@ def run_request(session: Session, request: Request, make_renderer: RendererFacto
         return failure.status
     renderer.finish()
     return ExitStatus.OK
+
+
+def _interrupt(events: Generator[Event, None, None]) -> RshellError:
+    """Ctrl-C landed while rendering, outside the pipeline: deliver it there too, so the verb stops
+    the way it does for a Ctrl-C of its own and its audit record says 130, not a failure."""
+    try:
+        events.throw(KeyboardInterrupt())
+    except RshellError as error:
+        return error
+    except (KeyboardInterrupt, StopIteration):
+        pass
+    return Interrupted("interrupted")
 
 
 def _streams(session: Session, request: Request) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -11,6 +12,9 @@ from rshell.policy.view import Decision, PolicyView
 
 #: one answer for "no such container", "ambiguous prefix" and "hidden by policy": probing reveals nothing
 NOT_VISIBLE = "no single container {text!r} is visible to you (none or several match, or the policy hides it)"
+
+#: what the engine accepts as a container name or ID prefix; anything else could walk its URL paths
+CONTAINER_REFERENCE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,254}")
 
 
 @dataclass(frozen=True)
@@ -42,7 +46,7 @@ def resolve_container(client: Any, view: PolicyView, text: str) -> Target:
     """Ask the engine which container ``text`` (name or ID prefix) means; deny if it is not visible."""
     from docker import errors as docker_errors  # noqa: PLC0415
 
-    if text.startswith("/") or not text.isascii() or not text.isprintable():
+    if not CONTAINER_REFERENCE.fullmatch(text):  # no "/", ".", ".." or look-alikes reach the engine's URL paths
         raise Denied(NOT_VISIBLE.format(text=text))
     try:
         details = client.api.inspect_container(text)

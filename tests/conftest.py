@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 import textwrap
 from collections.abc import Iterator
 from pathlib import Path
@@ -44,6 +46,15 @@ def containers(engine: Any) -> Iterator[EngineContainers]:
 @pytest.fixture
 def policy_dir(tmp_path: Path) -> Path:
     return tmp_path / "etc"
+
+
+@pytest.fixture
+def public_dir() -> Iterator[Path]:
+    """A root-owned 0755 directory that an unprivileged user can reach (pytest's tmp_path is 0700)."""
+    path = Path(tempfile.mkdtemp(prefix="rshell-test-", dir="/tmp"))
+    path.chmod(0o755)
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
 
 
 @pytest.fixture

@@ -6,12 +6,14 @@ import contextlib
 import socket
 import struct
 import threading
+import time
 from typing import Any
 
 from rshell import __version__
 from rshell.broker.output import ClientOutput
 from rshell.broker.state import BrokerState, log
-from rshell.executor import Session
+from rshell.errors import Denied, ExitStatus
+from rshell.executor import Session, audit_refused_line
 from rshell.lexer import MAX_LINE_BYTES
 from rshell.policy.view import Principal
 from rshell.protocol import LineReader, ProtocolError, encode
@@ -34,19 +36,28 @@ def handle_connection(conn: socket.socket, state: BrokerState) -> None:
     with conn:
         try:
             principal = peer_principal(conn)
-            conn.settimeout(REQUEST_TIMEOUT)
             reader = LineReader(conn)
-            request = reader.read()
+            request = reader.read(deadline=time.monotonic() + REQUEST_TIMEOUT)
             if request is None:
                 return
             conn.settimeout(None)
             _dispatch(conn, reader, request, principal, state)
         except ProtocolError as error:
             log(f"closing a connection: {error}")
-            with contextlib.suppress(OSError):
-                conn.sendall(encode({"op": "end", "status": 2, "error": {"code": "protocol", "message": str(error)}}))
+            _end(conn, ExitStatus.USAGE, "protocol", str(error))
         except OSError as error:
             log(f"connection ended: {error}")
+        except Exception as error:  # a bug costs this connection one line, never the broker a thread's traceback
+            log(f"internal error: {type(error).__name__}: {error}")
+            _end(conn, ExitStatus.FAILED, "failed", "internal error in the broker")
+        finally:  # wakes the cancel watcher and tells the client the broker is done, even if it never closes
+            with contextlib.suppress(OSError):
+                conn.shutdown(socket.SHUT_RDWR)
+
+
+def _end(conn: socket.socket, status: ExitStatus, code: str, message: str) -> None:
+    with contextlib.suppress(OSError):
+        conn.sendall(encode({"op": "end", "status": int(status), "error": {"code": code, "message": message}}))
 
 
 def _dispatch(
@@ -59,6 +70,8 @@ def _dispatch(
         conn.sendall(encode({"op": "completions", "completions": _complete(request, principal, state)}))
     elif op == "status":
         conn.sendall(encode({"op": "status", **_status(principal, state)}))
+    elif op == "mcp":
+        _mcp(conn, principal, state)
     else:
         raise ProtocolError(f"unexpected request {op!r}")
 
@@ -67,7 +80,7 @@ def _run(
     conn: socket.socket, reader: LineReader, request: dict[str, Any], principal: Principal, state: BrokerState
 ) -> None:
     line, mode, tty = request.get("line"), request.get("mode", "c"), request.get("tty", [False, False])
-    if not isinstance(line, str) or len(line) > 4 * MAX_LINE_BYTES or mode not in MODES:
+    if not isinstance(line, str) or len(line) > 4 * MAX_LINE_BYTES or not isinstance(mode, str) or mode not in MODES:
         raise ProtocolError("a run request needs a line (string) and a mode (c, batch or repl)")
     if not isinstance(tty, list) or len(tty) != 2 or not all(isinstance(flag, bool) for flag in tty):
         raise ProtocolError("tty must be a pair of booleans")
@@ -81,6 +94,24 @@ def _run(
         session.cancel.set()
     with lock:
         conn.sendall(encode({"op": "end", "status": int(status), "error": None}))
+
+
+def _mcp(conn: socket.socket, principal: Principal, state: BrokerState) -> None:
+    """Serve MCP on this connection: after the answer line, it carries the JSON-RPC stream itself."""
+    session = state.session_for(principal, "mcp")
+    decision = session.view.decide_verb("mcp")
+    if not decision.allowed:
+        audit_refused_line(session, "mcp", Denied(decision.reason))
+        error = {"code": "denied", "message": decision.reason}
+        conn.sendall(encode({"op": "end", "status": int(ExitStatus.DENIED), "error": error}))
+        return
+    conn.sendall(encode({"op": "mcp"}))
+    from rshell.mcp.server import run_mcp  # noqa: PLC0415 - the MCP SDK only for MCP sessions
+
+    incoming = conn.makefile("r", encoding="utf-8", errors="replace")
+    outgoing = conn.makefile("w", encoding="utf-8")
+    with incoming, outgoing:
+        run_mcp(session, incoming, outgoing)
 
 
 def _watch_for_cancel(reader: LineReader, session: Session) -> None:

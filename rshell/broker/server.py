@@ -10,6 +10,7 @@ import socket
 import stat
 import sys
 import threading
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,10 +19,12 @@ from types import FrameType
 from rshell.broker.handler import handle_connection
 from rshell.broker.state import BrokerState, log
 from rshell.defaults import DEFAULT_POLICY_PATH, DEFAULT_SOCKET
-from rshell.errors import ExitStatus, PolicyError, RshellError, UsageError
+from rshell.errors import ExitStatus, PolicyError, RshellError, UsageError, VerbFailed
 
 USAGE = "usage: rshelld [--policy FILE] [--socket PATH] [--socket-group GROUP]"
 BACKLOG = 512
+#: how long to wait after a failed accept (out of descriptors) before accepting again
+ACCEPT_BACKOFF = 0.1
 
 
 @dataclass
@@ -49,11 +52,18 @@ def parse_options(argv: Sequence[str]) -> BrokerOptions:
 
 
 def listen(path: Path, group: str) -> socket.socket:
-    """Bind the socket: owned by root, mode 0660, group ``group`` (only its members may connect)."""
+    """Bind the socket: owned by the broker's user, mode 0660, group ``group`` (only its members may connect)."""
     try:
         gid = grp.getgrnam(group).gr_gid
     except KeyError:
         raise UsageError(f"socket group {group!r} does not exist: create it and add the agent's user to it") from None
+    try:
+        return _bind(path, gid)
+    except OSError as error:
+        raise VerbFailed(f"cannot listen on {path}: {error.strerror or error}") from None
+
+
+def _bind(path: Path, gid: int) -> socket.socket:
     path.parent.mkdir(mode=0o755, parents=True, exist_ok=True)
     if path.exists() or path.is_symlink():
         if not stat.S_ISSOCK(os.lstat(path).st_mode):
@@ -65,7 +75,7 @@ def listen(path: Path, group: str) -> socket.socket:
         server.bind(str(path))
     finally:
         os.umask(old_umask)
-    os.chown(path, 0, gid)
+    os.chown(path, -1, gid)  # the owner stays the broker: root, or its dedicated user
     os.chmod(path, 0o660)
     server.listen(BACKLOG)
     return server
@@ -75,11 +85,17 @@ def serve(server: socket.socket, state: BrokerState, stop: threading.Event) -> N
     while not stop.is_set():
         try:
             conn, _ = server.accept()
-        except OSError:
+        except OSError as error:
             if stop.is_set():
                 return
+            log(f"accept failed: {error}")  # out of descriptors: wait for some to close, do not spin
+            time.sleep(ACCEPT_BACKOFF)
             continue
-        threading.Thread(target=handle_connection, args=(conn, state), daemon=True).start()
+        try:
+            threading.Thread(target=handle_connection, args=(conn, state), daemon=True).start()
+        except RuntimeError as error:  # no thread to spare: refuse this caller, keep serving the others
+            log(f"refusing a connection: {error}")
+            conn.close()
 
 
 def program(argv: Sequence[str]) -> int:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TextIO
 
 import anyio
 import anyio.to_thread
@@ -40,13 +40,13 @@ INSTRUCTIONS = (
 )
 
 
-def run_mcp(session: Session) -> int:
-    """Serve until the client closes stdin; the exit status of the session."""
-    anyio.run(_serve, session)
+def run_mcp(session: Session, stdin: TextIO | None = None, stdout: TextIO | None = None) -> int:
+    """Serve until the client closes its input (this process's stdin, or the broker connection)."""
+    anyio.run(_serve, session, stdin, stdout)
     return ExitStatus.OK
 
 
-async def _serve(session: Session) -> None:
+async def _serve(session: Session, stdin: TextIO | None, stdout: TextIO | None) -> None:
     handlers = Handlers(session)
     server: Server[Any] = Server(
         "rshell",
@@ -57,7 +57,8 @@ async def _serve(session: Session) -> None:
         on_list_resources=handlers.list_resources,
         on_read_resource=handlers.read_resource,
     )
-    async with stdio_server() as (read_stream, write_stream):
+    streams = (anyio.wrap_file(stdin), anyio.wrap_file(stdout)) if stdin and stdout else (None, None)
+    async with stdio_server(*streams) as (read_stream, write_stream):
         await server.run(read_stream, write_stream, server.create_initialization_options())
 
 

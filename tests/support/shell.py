@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import textwrap
@@ -30,16 +31,27 @@ class Outcome:
         return json.loads(self.stderr.strip().splitlines()[-1])
 
 
+def as_user(user: str, group: str) -> list[str]:
+    """The command prefix that runs rshell as an unprivileged unix user, with no extra groups."""
+    return ["setpriv", f"--reuid={user}", f"--regid={group}", "--clear-groups"]
+
+
 def run_rshell(
-    policy: Path, *args: str, stdin: str | bytes | None = None, timeout: float = 60, env: dict[str, str] | None = None
+    policy: Path,
+    *args: str,
+    stdin: str | bytes | None = None,
+    timeout: float = 60,
+    env: dict[str, str] | None = None,
+    prefix: tuple[str, ...] | list[str] = (),
 ) -> Outcome:
     data = stdin.encode() if isinstance(stdin, str) else stdin
     completed = subprocess.run(
-        [*RSHELL, "--policy", str(policy), *args],
+        [*prefix, *RSHELL, "--policy", str(policy), *args],
         input=data if data is not None else b"",
         capture_output=True,
         timeout=timeout,
         env=env,
+        cwd="/",
         check=False,
     )
     return Outcome(
@@ -72,3 +84,17 @@ def write_policy(directory: Path, body: str, *, mode: int = 0o600) -> Path:
 def audit_records(policy_dir: Path) -> list[dict[str, Any]]:
     path = policy_dir / "audit.jsonl"
     return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+
+
+def write_shared_policy(directory: Path, body: str, *, writer_uid: int) -> tuple[Path, Path]:
+    """A root-owned policy another user can read, with its audit log and state in a directory
+    that user owns; returns (policy path, that directory) for ``audit_records``."""
+    etc, var = directory / "etc", directory / "var"
+    path = write_policy(etc, body, mode=0o644)
+    etc.chmod(0o755)
+    var.mkdir(mode=0o755)
+    os.chown(var, writer_uid, -1)
+    path.write_text(
+        path.read_text().replace(f"{etc}/audit.jsonl", f"{var}/audit.jsonl").replace(f"{etc}/state", f"{var}/state")
+    )
+    return path, var

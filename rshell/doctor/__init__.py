@@ -1,0 +1,1 @@
+"""``rshellctl doctor``: check a live host's rshell deployment and say how to fix each finding."""
