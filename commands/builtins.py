@@ -49,7 +49,7 @@ class Whoami(Verb):
         }
         try:
             with engine_errors(view.engine_url):
-                rows = visible_containers(ctx.engine.client, view, include_stopped=True)
+                rows = visible_containers(ctx.engine, view, include_stopped=True)
             data["containers"] = sorted(container_name(row) for row in rows)
         except Exception as error:  # whoami must answer even when the engine is down
             data["containers"] = []

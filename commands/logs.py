@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-import socket
 import time
 from collections.abc import Iterator
 from typing import Any
 
 from rshell.errors import Denied, Interrupted
 from rshell.events import Event, JSONValue, LogLines, MessageView, Result
+from rshell.logstream import open_logs
 from rshell.policy.schema import Field, Kind
 from rshell.spec import ArgKind, Arguments, Option, Positional, VerbSpec
 from rshell.targets import Target
-from rshell.verb import CancelSignal, Context, Verb
+from rshell.verb import Context, Verb
 
 DEFAULT_TAIL = 100
 #: how much output a bounded (non-follow) read gathers into one event
@@ -44,14 +44,11 @@ class Logs(Verb):
         tail = _tail(args, ctx)
         since = args.seconds("since")
         follow = args.switch("follow")
-        params = {"tail": tail, "timestamps": args.switch("timestamps")}
+        query = {"stdout": 1, "stderr": 1, "follow": int(follow), "tail": tail}
+        query["timestamps"] = int(args.switch("timestamps"))
         if since is not None:
-            params["since"] = int(time.time() - since)
-        api = ctx.engine.client.api
-        if follow:
-            stream = _follow_stream(api, target.id, params, ctx)
-        else:
-            stream = api.logs(target.id, stream=True, follow=False, **params)
+            query["since"] = int(time.time() - since)
+        stream = open_logs(ctx.engine.client.api, target.id, query, tty=target.tty, cancel=ctx.cancel)
         count = 0
         try:
             for lines in split_lines(stream, batch_bytes=0 if follow else BATCH_BYTES):
@@ -71,25 +68,6 @@ class Logs(Verb):
             "tail": tail,
         }
         yield Result({**summary, "end": True} if follow else summary, MessageView(""))
-
-
-def _follow_stream(api: Any, container_id: str, params: dict[str, Any], ctx: Context) -> Iterator[bytes]:
-    """A followed log stream that a cancel (client gone, Ctrl-C in the broker's client) can end at once.
-
-    docker-py's ``logs(follow=True)`` hides its socket, and a read blocked on a quiet container would
-    outlive the caller; so the request is made the way ``APIClient.logs`` makes it, keeping the socket
-    to shut down on cancel.
-    """
-    query = {"stdout": 1, "stderr": 1, "follow": 1, "tail": params["tail"], "timestamps": int(params["timestamps"])}
-    if "since" in params:
-        query["since"] = params["since"]
-    response = api._get(api._url("/containers/{0}/logs", container_id), params=query, stream=True)
-    sock = api._get_raw_response_socket(response)
-    sock = getattr(sock, "_sock", sock)  # over unix and plain http it is a SocketIO around the socket
-    if isinstance(ctx.cancel, CancelSignal):
-        ctx.cancel.on_cancel(lambda: sock.shutdown(socket.SHUT_RDWR))
-    stream: Iterator[bytes] = api._get_result(container_id, True, response)
-    return stream
 
 
 def _tail(args: Arguments, ctx: Context) -> int:

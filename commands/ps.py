@@ -29,7 +29,7 @@ class Ps(Verb):
     spec = VerbSpec(options=(Option("--all", ArgKind.SWITCH, "include stopped containers"),))
 
     def run(self, ctx: Context, args: Arguments) -> Iterator[Event]:
-        rows = visible_containers(ctx.engine.client, ctx.view, include_stopped=args.switch("all"))
+        rows = visible_containers(ctx.engine, ctx.view, include_stopped=args.switch("all"))
         containers = sorted((describe(row) for row in rows), key=lambda row: str(row["name"]))
         yield Result({"containers": containers}, TableView("containers", COLUMNS, empty="no visible containers"))
 

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import TYPE_CHECKING
 
 from rshell import __version__
 from rshell.defaults import DEFAULT_POLICY_PATH, DEFAULT_SOCKET
 from rshell.errors import Denied, ExitStatus, PolicyError, RshellError, UsageError
 from rshell.render.sanitize import sanitize
 from rshell.render.streams import Streams
+
+#: typing is not imported on the client's start-up path; mypy treats this name as True
+TYPE_CHECKING = False
 
 if TYPE_CHECKING:
     from collections.abc import Sequence

@@ -5,14 +5,17 @@ from __future__ import annotations
 
 import contextlib
 import socket
-from typing import TYPE_CHECKING, Any
 
 from rshell.errors import ExitStatus, Interrupted, RshellError, VerbFailed
 from rshell.protocol import MAX_REPLY_BYTES, LineReader, ProtocolError, encode
 from rshell.render.streams import Streams
 
+#: typing is not imported on the client's start-up path; mypy treats this name as True
+TYPE_CHECKING = False
+
 if TYPE_CHECKING:
     from collections.abc import Iterator
+    from typing import Any
 
     from prompt_toolkit.completion import CompleteEvent, Completer, Completion
     from prompt_toolkit.document import Document
@@ -92,7 +95,7 @@ class BrokerBackend:
             try:
                 return self._copy_output(reader)
             except KeyboardInterrupt:
-                with contextlib.suppress(OSError):
+                with contextlib.suppress(OSError):  # the broker may be gone already; the interrupt stands
                     sock.sendall(encode({"op": "cancel"}))
                 return self._fail(line, Interrupted("interrupted"))
             except (ProtocolError, OSError) as error:

@@ -32,7 +32,7 @@ class Candidates:
         now = self._clock()
         if self._containers is None or now - self._containers[0] > CACHE_SECONDS:
             try:
-                rows = visible_containers(self.session.engine.client, self.session.view, include_stopped=True)
+                rows = visible_containers(self.session.engine, self.session.view, include_stopped=True)
                 names = sorted(container_name(row) for row in rows)
             except Exception:  # the engine being down must not break typing
                 names = []

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -10,6 +12,9 @@ from rshell.errors import RshellError, VerbFailed
 
 #: the API version rshell speaks; fixing it saves the version round trip at start-up
 API_VERSION = "1.41"
+#: how long one container list serves every caller (the broker's concurrent ``ps``); state-changing
+#: verbs drop it, so a restart is never followed by a stale list
+LIST_TTL_SECONDS = 0.5
 
 
 class Engine:
@@ -20,13 +25,33 @@ class Engine:
         self.timeout = timeout
         self.pool_size = pool_size
         self._client: Any = None
+        self._client_lock = threading.Lock()
+        self._lists: dict[bool, tuple[float, list[dict[str, Any]]]] = {}
+        self._list_lock = threading.Lock()
 
     @property
     def client(self) -> Any:
-        """The docker.DockerClient, built on first use."""
-        if self._client is None:
-            self._client = _build_client(self.url, self.timeout, self.pool_size)
-        return self._client
+        """The docker.DockerClient, built on first use (once, however many threads ask)."""
+        with self._client_lock:
+            if self._client is None:
+                self._client = _build_client(self.url, self.timeout, self.pool_size)
+            return self._client
+
+    def containers(self, *, include_stopped: bool) -> list[dict[str, Any]]:
+        """The engine's container list (treat it as read-only); callers within LIST_TTL_SECONDS of a
+        fetch share it, and concurrent callers wait for one fetch instead of each making their own."""
+        with self._list_lock:
+            cached = self._lists.get(include_stopped)
+            if cached is not None and time.monotonic() - cached[0] < LIST_TTL_SECONDS:
+                return cached[1]
+            rows: list[dict[str, Any]] = self.client.api.containers(all=include_stopped)
+            self._lists[include_stopped] = (time.monotonic(), rows)
+            return rows
+
+    def forget_containers(self) -> None:
+        """Drop the shared list: something may have changed a container."""
+        with self._list_lock:
+            self._lists.clear()
 
     def close(self) -> None:
         if self._client is not None:

@@ -106,8 +106,12 @@ def _pipeline(session: Session, request: Request, record: dict[str, object]) -> 
     if verb.changes_state:
         _limit(session, verb, args)
         session.audit.write({**record, "phase": "intent"}, sync=True)
-    with engine_errors(session.engine.url):
-        yield from verb.run(session.context(verb), args)
+    try:
+        with engine_errors(session.engine.url):
+            yield from verb.run(session.context(verb), args)
+    finally:
+        if verb.changes_state:
+            session.engine.forget_containers()
 
 
 def _resolve_targets(session: Session, verb: Verb, args: Arguments, record: dict[str, object]) -> Arguments:

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from rshell.engine import Engine
 from rshell.errors import Denied
 from rshell.policy.view import Decision, PolicyView
 
@@ -25,15 +26,17 @@ class Target:
     name: str
     labels: Mapping[str, str] = field(default_factory=dict)
     decision: Decision | None = None
+    #: whether the container has a terminal (its logs are then a raw stream, not frames)
+    tty: bool = False
 
     @property
     def short_id(self) -> str:
         return self.id[:12]
 
 
-def visible_containers(client: Any, view: PolicyView, *, include_stopped: bool) -> list[dict[str, Any]]:
+def visible_containers(engine: Engine, view: PolicyView, *, include_stopped: bool) -> list[dict[str, Any]]:
     """The engine's container list, keeping only what the policy lets this principal see."""
-    rows: list[dict[str, Any]] = client.api.containers(all=include_stopped)
+    rows = engine.containers(include_stopped=include_stopped)
     return [row for row in rows if view.decide_container(container_name(row), row.get("Labels") or {}).allowed]
 
 
@@ -61,4 +64,5 @@ def resolve_container(client: Any, view: PolicyView, text: str) -> Target:
     decision = view.decide_container(name, labels)
     if not decision.allowed:
         raise Denied(NOT_VISIBLE.format(text=text))
-    return Target(id=str(details["Id"]), name=name, labels=dict(labels), decision=decision)
+    tty = bool((details.get("Config") or {}).get("Tty"))
+    return Target(id=str(details["Id"]), name=name, labels=dict(labels), decision=decision, tty=tty)

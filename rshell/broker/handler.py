@@ -25,17 +25,17 @@ MODES = frozenset({"c", "batch", "repl"})
 REQUEST_TIMEOUT = 10.0
 
 
-def peer_principal(conn: socket.socket) -> Principal:
+def peer_principal(conn: socket.socket, state: BrokerState) -> Principal:
     """The caller as the kernel reports it (SO_PEERCRED); nothing the client says can change it."""
     credentials = conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
     _pid, uid, gid = struct.unpack("3i", credentials)
-    return Principal.from_uid(uid, gid)
+    return state.principal(uid, gid)
 
 
 def handle_connection(conn: socket.socket, state: BrokerState) -> None:
     with conn:
         try:
-            principal = peer_principal(conn)
+            principal = peer_principal(conn, state)
             reader = LineReader(conn)
             request = reader.read(deadline=time.monotonic() + REQUEST_TIMEOUT)
             if request is None:

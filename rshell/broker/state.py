@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 import threading
+import time
 from pathlib import Path
 
 from rshell.audit import AuditLog
@@ -18,6 +19,9 @@ from rshell.registry import Registry
 from rshell.verb import CancelSignal
 
 ENGINE_POOL_SIZE = 64
+#: how long a uid's user and groups, read from the user database, are reused (a group change
+#: reaches the broker within this time; SIGHUP forgets them at once)
+PRINCIPAL_TTL_SECONDS = 5.0
 
 
 class BrokerState:
@@ -29,6 +33,19 @@ class BrokerState:
         self.engine = Engine(self.policy.engine_url, self.policy.engine_timeout, pool_size=ENGINE_POOL_SIZE)
         self.audit = AuditLog(self.policy.audit_log)
         self.limiter = RateLimiter(self.policy.state_dir)
+        self._principals: dict[tuple[int, int], tuple[float, Principal]] = {}
+
+    def principal(self, uid: int, gid: int) -> Principal:
+        """The user and groups of a uid, from the user database, briefly cached per (uid, gid)."""
+        now = time.monotonic()
+        with self._lock:
+            cached = self._principals.get((uid, gid))
+            if cached is not None and now - cached[0] < PRINCIPAL_TTL_SECONDS:
+                return cached[1]
+        principal = Principal.from_uid(uid, gid)
+        with self._lock:
+            self._principals[(uid, gid)] = (now, principal)
+        return principal
 
     def _load(self) -> Policy:
         return load_policy(self.policy_path, self.registry.settings_schemas())
@@ -48,6 +65,7 @@ class BrokerState:
             if policy.state_dir != self.policy.state_dir:
                 self.limiter = RateLimiter(policy.state_dir)
             self.policy = policy
+            self._principals.clear()
         log(f"policy reloaded from {self.policy_path}")
         return True
 

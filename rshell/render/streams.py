@@ -6,14 +6,18 @@ A plain class, not a dataclass: the thin client imports this on every ``ssh host
 from __future__ import annotations
 
 import sys
-from typing import Protocol
 
+#: typing is not imported on the client's start-up path; mypy treats this name as True
+TYPE_CHECKING = False
 
-class TextOut(Protocol):
-    """What renderers need of an output stream: a terminal, a file, a buffer, or the broker's socket."""
+if TYPE_CHECKING:
+    from typing import Protocol
 
-    def write(self, text: str, /) -> int: ...
-    def flush(self) -> None: ...
+    class TextOut(Protocol):
+        """What renderers need of an output stream: a terminal, a file, a buffer, or the broker's socket."""
+
+        def write(self, text: str, /) -> int: ...
+        def flush(self) -> None: ...
 
 
 class Streams:
