@@ -85,7 +85,9 @@ def percentile(values: list[float], fraction: float) -> float:
     return ordered[index]
 
 
-def write_policy(directory: Path, names: Sequence[str], *, label: str = "", max_lines: int = 100000) -> Path:
+def write_policy(
+    directory: Path, names: Sequence[str], *, label: str = "", max_lines: int = 100000, agent: str = ""
+) -> Path:
     """A policy for root: ps and logs on the named containers (and those carrying ``label=yes``)."""
     directory.mkdir(mode=0o700, parents=True, exist_ok=True)
     containers: dict[str, Any] = {"names": list(names)}
@@ -95,7 +97,7 @@ def write_policy(directory: Path, names: Sequence[str], *, label: str = "", max_
         "version": 1,
         "audit_log": f"{directory}/audit.jsonl",
         "state_dir": f"{directory}/state",
-        "principals": {"users": {"root": "bench"}},
+        "principals": {"users": {"root": "bench", **({agent: "bench"} if agent else {})}},
         "roles": {
             "bench": {
                 "verbs": ["ps", "logs"],
@@ -111,7 +113,7 @@ def write_policy(directory: Path, names: Sequence[str], *, label: str = "", max_
 
 
 @contextmanager
-def broker(venv: Path, policy: Path) -> Iterator[tuple[Path, subprocess.Popen[bytes]]]:
+def broker(venv: Path, policy: Path, group: str = "root") -> Iterator[tuple[Path, subprocess.Popen[bytes]]]:
     """rshelld from the bench venv on a socket of its own."""
     directory = Path(tempfile.mkdtemp(prefix="rshell-bench-"))
     directory.chmod(0o755)
@@ -127,7 +129,7 @@ def broker(venv: Path, policy: Path) -> Iterator[tuple[Path, subprocess.Popen[by
             "--socket",
             str(sock),
             "--socket-group",
-            "root",
+            group,
         ],
         stderr=subprocess.PIPE,
     )
@@ -141,6 +143,45 @@ def broker(venv: Path, policy: Path) -> Iterator[tuple[Path, subprocess.Popen[by
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+AGENT = "rshell-bench"
+
+
+@contextmanager
+def agent_account() -> Iterator[tuple[str, Path]]:
+    """A throwaway unprivileged account in its own group and a launcher for it, as production has:
+    the login path ``launcher -> env -i -> python -I -m rshell.login -> client`` timed end to end."""
+    subprocess.run(["groupadd", "--system", AGENT], check=False, capture_output=True)
+    subprocess.run(
+        ["useradd", "--system", "--no-create-home", "-g", AGENT, "-s", "/usr/sbin/nologin", AGENT],
+        check=False,
+        capture_output=True,
+    )
+    directory = Path(tempfile.mkdtemp(prefix="rshell-bench-launcher-"))
+    directory.chmod(0o755)
+    try:
+        yield AGENT, directory
+    finally:
+        subprocess.run(["userdel", AGENT], check=False, capture_output=True)
+        subprocess.run(["groupdel", AGENT], check=False, capture_output=True)
+
+
+def write_launcher(venv: Path, directory: Path, sock: Path) -> Path:
+    launcher = directory / "rshell-login"
+    script = (
+        "from pathlib import Path; import sys; from rshell.launcher import render_launcher; "
+        "sys.stdout.write(render_launcher(Path(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3])))"
+    )
+    text = subprocess.run(
+        [str(venv / "bin" / "python"), "-I", "-c", script, str(venv / "bin" / "python"), str(launcher), str(sock)],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    launcher.write_text(text)
+    launcher.chmod(0o755)
+    return launcher
 
 
 def rss_kb(pid: int, field: str = "VmRSS") -> int:

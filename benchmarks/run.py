@@ -24,8 +24,10 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.common import (
+    AGENT,
     IMAGE,
     ROOT,
+    agent_account,
     bench_venv,
     broker,
     engine,
@@ -35,6 +37,7 @@ from benchmarks.common import (
     percentile,
     rss_kb,
     run_quiet,
+    write_launcher,
     write_policy,
 )
 
@@ -44,11 +47,13 @@ COMPLETION_CONTAINERS = 1000
 PREFIX = f"rsb{os.getpid()}"
 
 
-def startup(venv: Path, sock: Path, policy: Path, rounds: int) -> list[dict[str, Any]]:
+def startup(venv: Path, sock: Path, policy: Path, launcher: Path, rounds: int) -> list[dict[str, Any]]:
     python = str(venv / "bin" / "python")
+    as_agent = ["setpriv", f"--reuid={AGENT}", f"--regid={AGENT}", "--init-groups", "--"]
     times = interleaved(
         {
             "docker ps": run_quiet(["docker", "ps"]),
+            "login path as the agent: launcher -c ps": run_quiet([*as_agent, str(launcher), "-c", "ps"]),
             "rshell -c ps (broker client)": run_quiet(
                 [python, "-I", "-m", "rshell.cli", "--broker", str(sock), "-c", "ps"]
             ),
@@ -250,14 +255,15 @@ def main() -> int:
         made.append(container.id)
         while client.api.logs(container.id, tail=1).strip() != str(LOG_LINES).encode():
             time.sleep(0.1)
-        policy = write_policy(work / "policy", [logs_name])
+        policy = write_policy(work / "policy", [logs_name], agent=AGENT)
         results: dict[str, Any] = {
             "when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
             "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()} (Debian venv)",
             "docker": client.version()["Version"],
         }
-        with broker(venv, policy) as (sock, process):
-            results["startup"] = startup(venv, sock, policy, options.rounds)
+        with agent_account() as (group, launcher_dir), broker(venv, policy, group) as (sock, process):
+            launcher = write_launcher(venv, launcher_dir, sock)
+            results["startup"] = startup(venv, sock, policy, launcher, options.rounds)
             results["logs"] = logs_throughput(venv, sock, policy, logs_name, max(3, options.rounds // 4))
             results["concurrency"] = concurrency(sock, process)
             results["memory"] = repl_memory(venv, sock, policy)
