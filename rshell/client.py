@@ -3,8 +3,7 @@ this is the start-up path of every ``ssh host -- verb``, so it imports socket, j
 
 from __future__ import annotations
 
-import contextlib
-import socket
+import _socket
 
 from rshell.errors import ExitStatus, Interrupted, RshellError, VerbFailed
 from rshell.protocol import MAX_REPLY_BYTES, LineReader, ProtocolError, encode
@@ -26,6 +25,23 @@ ANSWER_TIMEOUT = 5.0
 _STATUSES = frozenset(int(status) for status in ExitStatus)
 
 
+class Connection(_socket.socket):
+    """A unix stream socket from the C module: ``socket.py`` (enum conversions, selectors) costs
+    start-up time on every ssh command and is not needed for one request and its replies."""
+
+    def __enter__(self) -> Connection:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def send_quietly(self, data: bytes) -> None:
+        try:
+            self.sendall(data)
+        except OSError:
+            return
+
+
 class RemoteError(RshellError):
     """An error the broker reported, with the exit status it chose."""
 
@@ -34,7 +50,7 @@ class RemoteError(RshellError):
         self.status = ExitStatus(status)
 
 
-def relay(sock: socket.socket, first: bytes) -> int:
+def relay(sock: Connection, first: bytes) -> int:
     """Copy this process's stdin to the socket (in a thread) and the socket to stdout, until the broker ends."""
     import os  # noqa: PLC0415
     import sys  # noqa: PLC0415
@@ -44,7 +60,7 @@ def relay(sock: socket.socket, first: bytes) -> int:
         try:
             while data := os.read(0, 65536):
                 sock.sendall(data)
-            sock.shutdown(socket.SHUT_WR)
+            sock.shutdown(_socket.SHUT_WR)
         except OSError:
             return
 
@@ -72,8 +88,8 @@ class BrokerBackend:
         self.mode = mode
         self.streams = streams
 
-    def request(self, message: dict[str, Any]) -> tuple[socket.socket, LineReader]:
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    def request(self, message: dict[str, Any]) -> tuple[Connection, LineReader]:
+        sock = Connection(_socket.AF_UNIX, _socket.SOCK_STREAM)
         sock.settimeout(CONNECT_TIMEOUT)
         try:
             sock.connect(self.socket_path)
@@ -95,8 +111,7 @@ class BrokerBackend:
             try:
                 return self._copy_output(reader)
             except KeyboardInterrupt:
-                with contextlib.suppress(OSError):  # the broker may be gone already; the interrupt stands
-                    sock.sendall(encode({"op": "cancel"}))
+                sock.send_quietly(encode({"op": "cancel"}))  # the broker may be gone already
                 return self._fail(line, Interrupted("interrupted"))
             except (ProtocolError, OSError) as error:
                 return self._fail(line, VerbFailed(f"the broker connection failed: {error}"))

@@ -25,6 +25,9 @@ FORCED_COMMAND = "rshell:ssh-original-command"
 DEFAULT_LAUNCHER = Path("/usr/local/lib/rshell/rshell-login")
 #: programs the launcher runs before Python: they see sshd's environment
 INTERPRETERS = (Path("/bin/sh"), Path("/usr/bin/env"))
+#: what Python runs: ``-c`` rather than ``-m rshell.login``, which would load runpy and importlib.util
+#: on every ssh command; with ``-I`` neither the current nor any script directory is on sys.path
+LOGIN_CODE = "import sys; from rshell.login import main; sys.exit(main())"
 #: the only environment Python gets (TERM is added after the launcher checked it)
 CLEAN_ENVIRONMENT = ("PATH=/usr/bin:/bin", "LANG=C.UTF-8", "LC_ALL=C.UTF-8")
 
@@ -46,7 +49,7 @@ case "${{TERM:-}}" in
     '' | *[!A-Za-z0-9._+-]*) TERM=dumb ;;
 esac
 exec /usr/bin/env -i {environment} TERM="$TERM" \\
-    {python} -I -m rshell.login {launcher} {socket} "$@"
+    {python} -I -c {code} {launcher} {socket} "$@"
 """
 
 
@@ -60,6 +63,7 @@ def render_launcher(python: Path, launcher: Path, socket: Path) -> str:
         forced_q=shlex.quote(FORCED_COMMAND),
         environment=" ".join(CLEAN_ENVIRONMENT),
         python=shlex.quote(str(python)),
+        code=shlex.quote(LOGIN_CODE),
         launcher=shlex.quote(str(launcher)),
         socket=shlex.quote(str(socket)),
     )

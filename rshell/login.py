@@ -1,4 +1,4 @@
-"""What the launcher runs: ``python -I -m rshell.login LAUNCHER SOCKET [-c LINE]``.
+"""What the launcher runs: ``python -I -c LOGIN_CODE LAUNCHER SOCKET [-c LINE]`` (rshell.launcher).
 
 It refuses to start when the account could change the code it is about to run (the launcher,
 Python, the rshell packages), then hands over to ``rshell.cli`` on the broker's socket. Only the

@@ -22,7 +22,7 @@ import time
 TYPE_CHECKING = False
 
 if TYPE_CHECKING:
-    import socket
+    import _socket
     from typing import Any
 
 VERSION = 1
@@ -59,7 +59,7 @@ def decode(line: bytes, limit: int = MAX_MESSAGE_BYTES) -> dict[str, Any]:
 class LineReader:
     """Reads newline-terminated messages from a socket, refusing any longer than the limit."""
 
-    def __init__(self, sock: socket.socket, limit: int = MAX_MESSAGE_BYTES) -> None:
+    def __init__(self, sock: _socket.socket, limit: int = MAX_MESSAGE_BYTES) -> None:
         self.sock = sock
         self.limit = limit
         self._buffer = b""

@@ -29,7 +29,7 @@ let
   policyFile = yamlFormat.generate "rshell-policy.yaml" (recursiveUpdate policyDefaults cfg.policy);
 
   # The login shell, written by rshell itself (rshell.launcher) so it is the same script Debian gets:
-  # env -i, python -I -m rshell.login, only "" or "-c LINE" accepted. It lives in the read-only store.
+  # env -i, python -I -c (rshell.login), only "" or "-c LINE" accepted. It lives in the read-only store.
   launcher = pkgs.runCommand "rshell-login" { } ''
     ${python}/bin/python3 -I -c '
     import sys

@@ -10,7 +10,7 @@ from pathlib import Path
 from rshell.doctor.account import Account
 from rshell.doctor.findings import Finding, fail, ok, warn
 from rshell.errors import PolicyError
-from rshell.launcher import launcher_command
+from rshell.launcher import LOGIN_CODE, launcher_command
 from rshell.policy.filecheck import check_policy_file
 from rshell.policy.loader import load_policy
 from rshell.policy.view import Principal, view_for
@@ -18,7 +18,7 @@ from rshell.registry import Registry
 
 
 def launcher_findings(launcher: Path) -> tuple[list[Finding], Path | None]:
-    """The launcher is root's, runs ``env -i ... PYTHON -I -m rshell.login``; returns that PYTHON."""
+    """The launcher is root's, runs ``env -i ... PYTHON -I -c LOGIN_CODE``; returns that PYTHON."""
     fix = f"rshellctl install-user NAME writes it again; chown root:root {launcher}; chmod 0755 {launcher}"
     try:
         info = os.stat(launcher)
@@ -34,18 +34,18 @@ def launcher_findings(launcher: Path) -> tuple[list[Finding], Path | None]:
     python = _python_of(words)
     if python is None:
         return [
-            fail("launcher", f"{launcher} is not an rshell launcher (no 'env -i PYTHON -I -m rshell.login')", fix)
+            fail("launcher", f"{launcher} is not an rshell launcher (no 'env -i PYTHON -I -c ...rshell.login...')", fix)
         ], None
-    return [ok("launcher", f"{launcher}: root's, clears the environment, runs {python} -I -m rshell.login")], python
+    return [ok("launcher", f"{launcher}: root's, clears the environment, runs {python} -I (rshell.login)")], python
 
 
 def _python_of(words: list[str]) -> Path | None:
-    if words[:3] != ["exec", "/usr/bin/env", "-i"] or "rshell.login" not in words:
+    if words[:3] != ["exec", "/usr/bin/env", "-i"] or LOGIN_CODE not in words:
         return None
-    module = words.index("rshell.login")
-    if words[module - 2 : module] != ["-I", "-m"]:
+    code = words.index(LOGIN_CODE)
+    if words[code - 2 : code] != ["-I", "-c"]:
         return None
-    return Path(words[module - 3])
+    return Path(words[code - 3])
 
 
 def policy_findings(path: Path, account: Account) -> list[Finding]:

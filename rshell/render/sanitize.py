@@ -6,8 +6,7 @@ import re
 
 # ESC-introduced sequences: CSI (ESC [ ... final), OSC/DCS/SOS/PM/APC strings up to BEL or ST,
 # two-character escapes; then the 8-bit C1 forms of the same; then every other control.
-_SEQUENCES = re.compile(
-    r"""
+_PATTERN = r"""
     \x1b\[[0-?]*[ -/]*[@-~]?            # CSI
   | \x1b[\]PX^_][^\x07\x1b\x9c]*(?:\x07|\x1b\\|\x9c)?   # OSC, DCS, SOS, PM, APC
   | \x1b[ -/]*[0-~]?                    # other escapes (charset, keypad, ...)
@@ -15,13 +14,15 @@ _SEQUENCES = re.compile(
   | [\x90\x98\x9d\x9e\x9f][^\x07\x1b\x9c]*(?:\x07|\x9c)?  # 8-bit string controls
   | [\x00-\x08\x0b-\x1f\x7f-\x9f]       # any other C0 (but tab, newline) or C1 control, DEL
   | [\u202a-\u202e\u2066-\u2069\u200e\u200f]   # bidirectional overrides
-    """,
-    re.VERBOSE,
-)
+    """
+#: compiled on first use: the thin client imports this module but rarely needs it
+_compiled: list[re.Pattern[str]] = []
 
 
 def sanitize(text: str) -> str:
     """Remove terminal control sequences and controls, keeping newline and tab."""
     if text.isprintable():
         return text
-    return _SEQUENCES.sub("", text)
+    if not _compiled:
+        _compiled.append(re.compile(_PATTERN, re.VERBOSE))
+    return _compiled[0].sub("", text)
