@@ -70,9 +70,12 @@ def startup(venv: Path, sock: Path, policy: Path, launcher: Path, rounds: int) -
 
 
 def peak_rss_kb(argv: list[str]) -> int:
-    process = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    _, _, usage = os.wait4(process.pid, 0)
-    return int(usage.ru_maxrss)
+    """Peak RSS of a command, from GNU time (Debian package ``time``): a child spawned from this
+    Python process would report this process's own size (vfork, then the old mm at exec)."""
+    completed = subprocess.run(
+        ["/usr/bin/time", "-f", "%M", *argv], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, check=True, text=True
+    )
+    return int(completed.stderr.strip().splitlines()[-1])
 
 
 def logs_throughput(venv: Path, sock: Path, policy: Path, name: str, rounds: int) -> list[dict[str, Any]]:

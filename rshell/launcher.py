@@ -11,20 +11,13 @@ runs it isolated (``-I``: no ``PYTHON*`` variables, no user site-packages, no sc
 
 from __future__ import annotations
 
-import importlib.util
-import os
 import shlex
-import stat
-import sys
-from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 #: what ``ForceCommand`` says; the launcher then takes the client's line from SSH_ORIGINAL_COMMAND.
 #: Not a program name anywhere, so a wrong login shell fails closed ("command not found").
 FORCED_COMMAND = "rshell:ssh-original-command"
 DEFAULT_LAUNCHER = Path("/usr/local/lib/rshell/rshell-login")
-#: programs the launcher runs before Python: they see sshd's environment
-INTERPRETERS = (Path("/bin/sh"), Path("/usr/bin/env"))
 #: what Python runs: ``-c`` rather than ``-m rshell.login``, which would load runpy and importlib.util
 #: on every ssh command; with ``-I`` neither the current nor any script directory is on sys.path
 LOGIN_CODE = "import sys; from rshell.login import main; sys.exit(main())"
@@ -77,71 +70,3 @@ def launcher_command(text: str) -> list[str]:
         if words:
             return words
     return []
-
-
-def guarded_paths(launcher: Path, python: Path, packages: Iterable[Path], search_path: Iterable[Path]) -> list[Path]:
-    """Every file and directory whose owner decides what code the login shell runs.
-
-    The launcher, its interpreters, Python (the venv link and the real binary, ``pyvenv.cfg``),
-    each ``sys.path`` directory with what lies directly in it (``.pth`` files, the editable finder),
-    every file of the rshell packages, and all their parent directories.
-    """
-    found: dict[Path, None] = {}
-    roots = [launcher, *INTERPRETERS, python, python.parent.parent / "pyvenv.cfg"]
-    for root in roots:
-        _add_with_parents(found, root)
-    for directory in search_path:
-        if directory.is_dir():
-            _add_with_parents(found, directory)
-            found.update(dict.fromkeys(_children(directory)))
-    for package in packages:
-        _add_with_parents(found, package)
-        found.update(dict.fromkeys(_tree(package)))
-    return list(found)
-
-
-def unsafe_for_me(paths: Iterable[Path]) -> list[str]:
-    """Which paths this process's user could change (own, or write; sticky directories such as
-    /tmp excepted, as sshd's StrictModes does). Root is not checked: it can change anything."""
-    uid = os.getuid()
-    problems: list[str] = []
-    for path in paths:
-        try:
-            info = path.stat()
-        except OSError:
-            continue
-        if info.st_uid == uid:
-            problems.append(f"{path} is owned by you")
-        elif os.access(path, os.W_OK) and not (stat.S_ISDIR(info.st_mode) and info.st_mode & stat.S_ISVTX):
-            problems.append(f"{path} is writable by you")
-    return problems
-
-
-def running_paths(launcher: Path) -> list[Path]:
-    """``guarded_paths`` for the Python running now."""
-    import rshell  # noqa: PLC0415
-
-    commands = importlib.util.find_spec("rshell.commands")
-    locations = (commands.submodule_search_locations or []) if commands else []
-    packages = [Path(rshell.__file__).parent, *(Path(p) for p in locations)]
-    search = [Path(entry) for entry in sys.path if entry and Path(entry).is_absolute()]
-    return guarded_paths(launcher, Path(sys.executable), packages, search)
-
-
-def _add_with_parents(found: dict[Path, None], path: Path) -> None:
-    for candidate in (Path(os.path.abspath(path)), path.resolve()):
-        found[candidate] = None
-        found.update(dict.fromkeys(candidate.parents))
-
-
-def _children(directory: Path) -> Iterator[Path]:
-    try:
-        yield from directory.iterdir()
-    except OSError:
-        return
-
-
-def _tree(root: Path) -> Iterator[Path]:
-    for directory, _subdirectories, files in os.walk(root):  # __pycache__ too: a planted .pyc is code
-        yield Path(directory)
-        yield from (Path(directory, name) for name in files)

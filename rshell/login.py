@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Sequence
-from pathlib import Path
 
 from rshell.errors import ExitStatus
+
+#: typing is not imported on the start-up path; mypy treats this name as True
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Sequence
 
 USAGE = "usage: rshell-login [-c COMMAND]"
 
@@ -22,7 +25,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if len(words) < 2:
         sys.stderr.write("rshell: the launcher must pass its own path and the broker socket\n")
         return ExitStatus.USAGE
-    launcher, socket, rest = Path(words[0]), words[1], words[2:]
+    launcher, socket, rest = words[0], words[1], words[2:]
     if not (rest == [] or (len(rest) == 2 and rest[0] == "-c")):
         sys.stderr.write(f"rshell: {USAGE}\n")
         return ExitStatus.USAGE
@@ -35,11 +38,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     return cli_main(["rshell", "--broker", socket, *rest])
 
 
-def refusals(launcher: Path) -> list[str]:
+def refusals(launcher: str) -> list[str]:
     """Why this user must not be served by this installation (nothing for root)."""
     if os.getuid() == 0:
         return []
-    from rshell.launcher import running_paths, unsafe_for_me  # noqa: PLC0415
+    from rshell.codeguard import running_paths, unsafe_for_me  # noqa: PLC0415
 
     return unsafe_for_me(running_paths(launcher))
 

@@ -17,13 +17,13 @@ from typing import Any
 
 
 def probe(request: dict[str, Any]) -> dict[str, Any]:
-    from rshell.launcher import running_paths, unsafe_for_me  # noqa: PLC0415
+    from rshell.codeguard import running_paths, unsafe_for_me  # noqa: PLC0415
 
     home = [Path(path) for path in request["home_paths"]]
     with_parents = {p: None for path in home for p in (path, *path.parents)}
     return {
         "uid": os.getuid(),
-        "launcher": unsafe_for_me(running_paths(Path(request["launcher"]))),
+        "launcher": unsafe_for_me(running_paths(str(request["launcher"]))),
         "home": unsafe_for_me(with_parents),
         "docker": _connects(request["docker_socket"]),
         "broker": _broker_status(request["socket"]),
