@@ -13,12 +13,13 @@ from rshell import __version__
 from rshell.broker.output import ClientOutput
 from rshell.broker.state import BrokerState, log
 from rshell.errors import Denied, ExitStatus
-from rshell.executor import Session, audit_refused_line
+from rshell.executor import audit_refused_line
 from rshell.lexer import MAX_LINE_BYTES
 from rshell.policy.view import Principal
 from rshell.protocol import LineReader, ProtocolError, encode
 from rshell.render.streams import Streams
 from rshell.runner import run_line
+from rshell.verb import CancelSignal
 
 MODES = frozenset({"c", "batch", "repl"})
 #: how long a client may take to send its request before the connection is dropped
@@ -87,10 +88,14 @@ def _run(
     session = state.session_for(principal, str(mode))
     lock = threading.Lock()
     streams = Streams(ClientOutput(conn, 1, lock), ClientOutput(conn, 2, lock), tty[0], tty[1])
-    threading.Thread(target=_watch_for_cancel, args=(reader, session), daemon=True).start()
+    assert isinstance(session.cancel, CancelSignal)
+    if reader.rest():  # the client sent more than its request: only a cancel may follow it
+        session.cancel.set()
+    state.cancel_watcher.watch(conn, session.cancel)
     try:
         status = run_line(session, line, streams)
     finally:
+        state.cancel_watcher.forget(conn)
         session.cancel.set()
     with lock:
         conn.sendall(encode({"op": "end", "status": int(status), "error": None}))
@@ -112,16 +117,6 @@ def _mcp(conn: socket.socket, principal: Principal, state: BrokerState) -> None:
     outgoing = conn.makefile("w", encoding="utf-8")
     with incoming, outgoing:
         run_mcp(session, incoming, outgoing)
-
-
-def _watch_for_cancel(reader: LineReader, session: Session) -> None:
-    """A cancel message, the client closing, or anything malformed cancels the running verb."""
-    with contextlib.suppress(ProtocolError, OSError):
-        while not session.cancel.is_set():
-            message = reader.read()
-            if message is None or message.get("op") == "cancel":
-                break
-    session.cancel.set()
 
 
 def _complete(request: dict[str, Any], principal: Principal, state: BrokerState) -> list[list[Any]]:

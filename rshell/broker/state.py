@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 from rshell.audit import AuditLog
+from rshell.broker.cancelwatch import CancelWatcher
 from rshell.engine import Engine
 from rshell.errors import PolicyError
 from rshell.executor import Session
@@ -34,6 +35,7 @@ class BrokerState:
         self.audit = AuditLog(self.policy.audit_log)
         self.limiter = RateLimiter(self.policy.state_dir)
         self._principals: dict[tuple[int, int], tuple[float, Principal]] = {}
+        self.cancel_watcher = CancelWatcher()
 
     def principal(self, uid: int, gid: int) -> Principal:
         """The user and groups of a uid, from the user database, briefly cached per (uid, gid)."""
