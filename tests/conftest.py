@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import shutil
 import tempfile
-import textwrap
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -12,7 +11,7 @@ from typing import Any
 import pytest
 
 from tests.support.engine import EngineContainers, engine_client, ensure_image
-from tests.support.shell import write_policy
+from tests.support.policies import role_policy
 
 ANSI_SCRIPT = r"printf 'plain\n\033[31mred\033[0m\n\033]0;pwned-title\007after-osc\n\033[2Jcleared\n'; sleep 3600"
 TICK_SCRIPT = "i=0; while true; do i=$((i+1)); echo tick $i; sleep 0.2; done"
@@ -60,24 +59,4 @@ def public_dir() -> Iterator[Path]:
 @pytest.fixture
 def policy(policy_dir: Path, containers: EngineContainers) -> Path:
     """root is an operator who sees app, ansi, healthy, stopped, lines and label rshell.visible=true."""
-    names = ", ".join(containers.name(suffix) for suffix in ("app", "ansi", "healthy", "stopped", "lines"))
-    body = textwrap.dedent(
-        f"""\
-        principals:
-          users:
-            root: operator
-        roles:
-          operator:
-            verbs: [ps, logs, restart]
-            containers:
-              names: [{names}]
-              labels:
-                - rshell.visible: "true"
-            limits:
-              restart: {{count: 3, per: 10m}}
-            settings:
-              logs: {{max_lines: 2000}}
-              restart: {{stop_timeout: 1s, max_timeout: 30s}}
-        """
-    )
-    return write_policy(policy_dir, body)
+    return role_policy(policy_dir, containers, "ps, logs, restart")

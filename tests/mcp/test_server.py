@@ -13,7 +13,7 @@ import pytest
 
 from rshell.targets import NOT_VISIBLE
 from tests.mcp.client import connect, enums, structured, text_of, tools_by_name, wait_for_record
-from tests.mcp.conftest import role_policy
+from tests.mcp.conftest import agent_policy
 from tests.ollama_server import FakeOllama
 from tests.support.engine import EngineContainers
 from tests.support.shell import audit_records, run_rshell
@@ -178,7 +178,7 @@ def test_a_cancelled_follow_ends_and_the_server_keeps_serving(
 def test_a_role_without_restart_has_no_restart_tool(
     policy_dir: Path, containers: EngineContainers, restartable: str
 ) -> None:
-    policy = role_policy(policy_dir, containers, "ps, logs, mcp")
+    policy = agent_policy(policy_dir, containers, "ps, logs, mcp")
 
     async def scenario() -> tuple[dict[str, types.Tool], types.CallToolResult]:
         async with connect(policy) as session:
@@ -191,7 +191,7 @@ def test_a_role_without_restart_has_no_restart_tool(
 
 
 def test_mcp_denied_by_policy_exits_126_with_one_line(policy_dir: Path, containers: EngineContainers) -> None:
-    outcome = run_rshell(role_policy(policy_dir, containers, "ps, logs"), "-c", "mcp", timeout=30)
+    outcome = run_rshell(agent_policy(policy_dir, containers, "ps, logs"), "-c", "mcp", timeout=30)
     assert outcome.status == 126
     assert outcome.stderr == "rshell: role 'agent' does not allow 'mcp'\n"
     assert outcome.stdout == ""
