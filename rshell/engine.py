@@ -12,18 +12,19 @@ from rshell.errors import RshellError, VerbFailed
 
 #: the API version rshell speaks; fixing it saves the version round trip at start-up
 API_VERSION = "1.41"
-#: how long one container list serves every caller (the broker's concurrent ``ps``); state-changing
-#: verbs drop it, so a restart is never followed by a stale list
-LIST_TTL_SECONDS = 0.5
+#: how long one container list serves every caller in the broker (its concurrent ``ps``); state-changing
+#: verbs drop it, so a restart is never followed by a stale list. A local session always asks afresh.
+BROKER_LIST_TTL_SECONDS = 0.5
 
 
 class Engine:
     """A lazily built docker-py client for one engine URL."""
 
-    def __init__(self, url: str, timeout: float, *, pool_size: int = 10) -> None:
+    def __init__(self, url: str, timeout: float, *, pool_size: int = 10, list_ttl: float = 0.0) -> None:
         self.url = url
         self.timeout = timeout
         self.pool_size = pool_size
+        self.list_ttl = list_ttl
         self._client: Any = None
         self._client_lock = threading.Lock()
         self._lists: dict[bool, tuple[float, list[dict[str, Any]]]] = {}
@@ -38,11 +39,11 @@ class Engine:
             return self._client
 
     def containers(self, *, include_stopped: bool) -> list[dict[str, Any]]:
-        """The engine's container list (treat it as read-only); callers within LIST_TTL_SECONDS of a
-        fetch share it, and concurrent callers wait for one fetch instead of each making their own."""
+        """The engine's container list (treat it as read-only); callers within ``list_ttl`` of a fetch
+        share it, and concurrent callers wait for one fetch instead of each making their own."""
         with self._list_lock:
             cached = self._lists.get(include_stopped)
-            if cached is not None and time.monotonic() - cached[0] < LIST_TTL_SECONDS:
+            if cached is not None and time.monotonic() - cached[0] < self.list_ttl:
                 return cached[1]
             rows: list[dict[str, Any]] = self.client.api.containers(all=include_stopped)
             self._lists[include_stopped] = (time.monotonic(), rows)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from rshell.audit import AuditLog
 from rshell.broker.cancelwatch import CancelWatcher
-from rshell.engine import Engine
+from rshell.engine import BROKER_LIST_TTL_SECONDS, Engine
 from rshell.errors import PolicyError
 from rshell.executor import Session
 from rshell.policy.loader import load_policy
@@ -31,7 +31,7 @@ class BrokerState:
         self.registry = Registry.discover()
         self._lock = threading.Lock()
         self.policy = self._load()
-        self.engine = Engine(self.policy.engine_url, self.policy.engine_timeout, pool_size=ENGINE_POOL_SIZE)
+        self.engine = _engine(self.policy)
         self.audit = AuditLog(self.policy.audit_log)
         self.limiter = RateLimiter(self.policy.state_dir)
         self._principals: dict[tuple[int, int], tuple[float, Principal]] = {}
@@ -61,7 +61,7 @@ class BrokerState:
             return False
         with self._lock:
             if (policy.engine_url, policy.engine_timeout) != (self.policy.engine_url, self.policy.engine_timeout):
-                self.engine = Engine(policy.engine_url, policy.engine_timeout, pool_size=ENGINE_POOL_SIZE)
+                self.engine = _engine(policy)
             if policy.audit_log != self.policy.audit_log:
                 self.audit = AuditLog(policy.audit_log)
             if policy.state_dir != self.policy.state_dir:
@@ -83,6 +83,12 @@ class BrokerState:
                 mode=mode,
                 cancel=CancelSignal(),
             )
+
+
+def _engine(policy: Policy) -> Engine:
+    return Engine(
+        policy.engine_url, policy.engine_timeout, pool_size=ENGINE_POOL_SIZE, list_ttl=BROKER_LIST_TTL_SECONDS
+    )
 
 
 def log(text: str) -> None:
