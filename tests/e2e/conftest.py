@@ -38,7 +38,7 @@ principals:
     {user}: agent
 roles:
   agent:
-    verbs: [ps, logs, restart]
+    verbs: [ps, logs, restart, mcp]
     containers:
       names: [{web}]
     limits:
