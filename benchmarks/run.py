@@ -21,6 +21,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from rshell.frames import END, frames_of
+
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.common import (
@@ -115,12 +117,9 @@ def one_client(sock: Path, latencies: list[float], errors: list[str]) -> None:
             conn.connect(str(sock))
             conn.sendall(b'{"v":1,"op":"run","line":"ps --json","mode":"c","tty":[false,false]}\n')
             received = b""
-            while b'"op":"end"' not in received:
-                chunk = conn.recv(65536)
-                if not chunk:
-                    break
+            while chunk := conn.recv(65536):  # the broker closes after the end frame
                 received += chunk
-        if b'"status":0' not in received:
+        if frames_of(received)[-1:] != [(END, b"0")]:
             errors.append(received[-200:].decode(errors="replace"))
     except OSError as error:
         errors.append(str(error))

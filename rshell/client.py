@@ -6,7 +6,7 @@ from __future__ import annotations
 import _socket
 
 from rshell.errors import ExitStatus, Interrupted, RshellError, VerbFailed
-from rshell.protocol import MAX_REPLY_BYTES, LineReader, ProtocolError, encode
+from rshell.frames import CANCEL, END, JSON_LINE, STDERR, STDOUT, FrameReader, ProtocolError, run_request
 from rshell.render.streams import Streams
 
 #: typing is not imported on the client's start-up path; mypy treats this name as True
@@ -19,10 +19,12 @@ if TYPE_CHECKING:
     from prompt_toolkit.completion import CompleteEvent, Completer, Completion
     from prompt_toolkit.document import Document
 
+    from rshell.protocol import LineReader
+
 CONNECT_TIMEOUT = 5.0
 #: how long a status or completion answer may take: a wedged broker must not hang the toolbar or Tab
 ANSWER_TIMEOUT = 5.0
-_STATUSES = frozenset(int(status) for status in ExitStatus)
+_STATUSES = ExitStatus.ALL
 
 
 class Connection(_socket.socket):
@@ -47,7 +49,7 @@ class RemoteError(RshellError):
 
     def __init__(self, status: int, message: str) -> None:
         super().__init__(message)
-        self.status = ExitStatus(status)
+        self.status = status
 
 
 def relay(sock: Connection, first: bytes) -> int:
@@ -88,49 +90,64 @@ class BrokerBackend:
         self.mode = mode
         self.streams = streams
 
-    def request(self, message: dict[str, Any]) -> tuple[Connection, LineReader]:
+    def _connect(self, request: bytes) -> Connection:
         sock = Connection(_socket.AF_UNIX, _socket.SOCK_STREAM)
         sock.settimeout(CONNECT_TIMEOUT)
         try:
             sock.connect(self.socket_path)
             sock.settimeout(None)
-            sock.sendall(encode(message))
+            sock.sendall(request)
         except OSError as error:
             sock.close()
             reason = error.strerror or error
             raise VerbFailed(f"cannot reach the rshell broker at {self.socket_path}: {reason}") from None
-        return sock, LineReader(sock, MAX_REPLY_BYTES)
+        return sock
+
+    def request(self, message: dict[str, Any]) -> tuple[Connection, LineReader]:
+        """A JSON request and a reader of JSON replies (status, completion, mcp: not the start-up path)."""
+        from rshell.protocol import MAX_REPLY_BYTES, LineReader, encode  # noqa: PLC0415
+
+        return (sock := self._connect(encode(message))), LineReader(sock, MAX_REPLY_BYTES)
 
     def run(self, line: str) -> int:
-        tty = [self.streams.stdout_is_tty, self.streams.stderr_is_tty]
+        tty = (self.streams.stdout_is_tty, self.streams.stderr_is_tty)
         try:
-            sock, reader = self.request({"op": "run", "line": line, "mode": self.mode, "tty": tty})
+            sock = self._connect(run_request(line, self.mode, tty))
         except RshellError as error:
             return self._fail(line, error)
         with sock:
             try:
-                return self._copy_output(reader)
+                return self._copy_output(FrameReader(sock), line)
             except KeyboardInterrupt:
-                sock.send_quietly(encode({"op": "cancel"}))  # the broker may be gone already
+                sock.send_quietly(CANCEL)  # the broker may be gone already
                 return self._fail(line, Interrupted("interrupted"))
             except (ProtocolError, OSError) as error:
                 return self._fail(line, VerbFailed(f"the broker connection failed: {error}"))
 
-    def _copy_output(self, reader: LineReader) -> int:
-        outputs = {1: self.streams.stdout, 2: self.streams.stderr}
+    def _copy_output(self, reader: FrameReader, line: str) -> int:
+        outputs = {STDOUT: self.streams.stdout, STDERR: self.streams.stderr}
         while True:
-            message = reader.read()
-            if message is None:
-                raise ProtocolError("the broker closed the connection")
-            op = message.get("op")
-            if op == "out" and message.get("fd") in outputs and isinstance(message.get("text"), str):
-                stream = outputs[message["fd"]]
-                stream.write(message["text"])
+            kind, payload = reader.next()
+            stream = outputs.get(kind)
+            if stream is not None:
+                stream.write(payload.decode("utf-8", "replace"))
                 stream.flush()
-            elif op == "end" and message.get("status") in _STATUSES:
-                return int(message["status"])
+            elif kind == END and payload.isdigit() and int(payload) in _STATUSES:
+                return int(payload)
+            elif kind == JSON_LINE:
+                return self._refused(payload, line)
             else:
-                raise ProtocolError(f"unexpected message {op!r}")
+                raise ProtocolError(f"unexpected frame {kind!r}")
+
+    def _refused(self, payload: bytes, line: str) -> int:
+        """The broker refused the request before running it, in a JSON line."""
+        from rshell.protocol import decode  # noqa: PLC0415 - json only on this path
+
+        message = decode(payload + b"\n")
+        status, problem = message.get("status"), message.get("error") or {}
+        if message.get("op") != "end" or status not in _STATUSES:
+            raise ProtocolError("unexpected answer")
+        return self._fail(line, RemoteError(int(status), str(problem.get("message", "refused"))))
 
     def _fail(self, line: str, error: RshellError) -> int:
         """Report an error the broker could not: in JSON when the line asked for JSON."""

@@ -5,18 +5,19 @@ Client to broker, one request per connection:
   {"v": 1, "op": "complete", "text": "text before the cursor"}
   {"v": 1, "op": "status"}
 and, while a run is going on, {"v": 1, "op": "cancel"} (closing the connection cancels too).
-Broker to client: {"op": "out", "fd": 1 | 2, "text": "..."} as the verb's output is rendered
-(the broker renders with the same renderers a local run uses, so the client stays tiny), then
+Broker to client: a run's output as it is rendered (the broker renders with the same renderers a
+local run uses), then its exit status, in the binary frames of rshell.frames; a request refused
+before it runs, and every other request, get JSON lines such as
 {"op": "end", "status": N, "error": null | {"code": "...", "message": "..."}}.
 The caller's identity never travels in a message: the broker reads it from the kernel.
-
-Only json and the built-in time are imported here: this module is on the start-up path of every ssh command.
 """
 
 from __future__ import annotations
 
 import json
 import time
+
+from rshell.frames import VERSION, ProtocolError
 
 #: typing is not imported on the client's start-up path; mypy treats this name as True
 TYPE_CHECKING = False
@@ -25,17 +26,14 @@ if TYPE_CHECKING:
     import _socket
     from typing import Any
 
-VERSION = 1
+__all__ = ["MAX_MESSAGE_BYTES", "MAX_REPLY_BYTES", "OUTPUT_CHUNK", "VERSION", "LineReader", "ProtocolError"]
+
 #: the largest request the broker accepts, newline included
 MAX_MESSAGE_BYTES = 64 * 1024
 #: the largest reply line the client accepts (output comes in chunks well below it)
 MAX_REPLY_BYTES = 4 * 1024 * 1024
 #: output is sent in pieces of at most this many characters
 OUTPUT_CHUNK = 256 * 1024
-
-
-class ProtocolError(Exception):
-    """A message that is malformed, oversized, of another version, or unexpected."""
 
 
 def encode(message: dict[str, Any]) -> bytes:

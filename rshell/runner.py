@@ -102,7 +102,7 @@ def run_batch(run: Callable[[str], int], stdin: BinaryIO, *, keep_going: bool) -
             return last_failure
         status = run(line)
         if status != ExitStatus.OK:
-            last_failure = ExitStatus(status)
+            last_failure = status
             if not keep_going:
                 return status
 

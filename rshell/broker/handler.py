@@ -14,6 +14,7 @@ from rshell.broker.output import ClientOutput
 from rshell.broker.state import BrokerState, log
 from rshell.errors import Denied, ExitStatus
 from rshell.executor import audit_refused_line
+from rshell.frames import END, frame
 from rshell.lexer import MAX_LINE_BYTES
 from rshell.policy.view import Principal
 from rshell.protocol import LineReader, ProtocolError, encode
@@ -56,7 +57,7 @@ def handle_connection(conn: socket.socket, state: BrokerState) -> None:
                 conn.shutdown(socket.SHUT_RDWR)
 
 
-def _end(conn: socket.socket, status: ExitStatus, code: str, message: str) -> None:
+def _end(conn: socket.socket, status: int, code: str, message: str) -> None:
     with contextlib.suppress(OSError):
         conn.sendall(encode({"op": "end", "status": int(status), "error": {"code": code, "message": message}}))
 
@@ -98,7 +99,7 @@ def _run(
         state.cancel_watcher.forget(conn)
         session.cancel.set()
     with lock:
-        conn.sendall(encode({"op": "end", "status": int(status), "error": None}))
+        conn.sendall(frame(END, str(int(status)).encode("ascii")))
 
 
 def _mcp(conn: socket.socket, principal: Principal, state: BrokerState) -> None:

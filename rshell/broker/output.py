@@ -1,4 +1,4 @@
-"""Text streams that send what a renderer writes to the client as ``out`` messages."""
+"""Text streams that send what a renderer writes to the client as output frames (rshell.frames)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,8 @@ import io
 import socket
 import threading
 
-from rshell.protocol import OUTPUT_CHUNK, encode
+from rshell.frames import STDERR, STDOUT, frame
+from rshell.protocol import OUTPUT_CHUNK
 
 
 class ClientOutput(io.TextIOBase):
@@ -23,7 +24,8 @@ class ClientOutput(io.TextIOBase):
 
     def write(self, text: str) -> int:
         for start in range(0, len(text), OUTPUT_CHUNK):
-            message = encode({"op": "out", "fd": self.fd, "text": text[start : start + OUTPUT_CHUNK]})
+            payload = text[start : start + OUTPUT_CHUNK].encode("utf-8", "replace")
+            message = frame(STDOUT if self.fd == 1 else STDERR, payload)
             with self.lock:
                 self.conn.sendall(message)
         return len(text)

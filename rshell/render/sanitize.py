@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-import re
+#: typing and re are not imported on the client's start-up path; mypy treats this name as True
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import re
 
 # ESC-introduced sequences: CSI (ESC [ ... final), OSC/DCS/SOS/PM/APC strings up to BEL or ST,
 # two-character escapes; then the 8-bit C1 forms of the same; then every other control.
@@ -24,5 +27,7 @@ def sanitize(text: str) -> str:
     if text.isprintable():
         return text
     if not _compiled:
+        import re  # noqa: PLC0415 - most text is printable and never needs it
+
         _compiled.append(re.compile(_PATTERN, re.VERBOSE))
     return _compiled[0].sub("", text)

@@ -50,7 +50,7 @@ def test_refusals_are_denied_before_anything_is_sent(
         outcome = run_verb(make_context(bench_settings(server.url, **target), tmp_path), argv)
         sent = list(server.requests)
     assert isinstance(outcome.error, Denied)
-    assert outcome.error.status is ExitStatus.DENIED
+    assert outcome.error.status == ExitStatus.DENIED
     assert reason in outcome.error.message
     assert sent == []
 
@@ -69,7 +69,7 @@ def test_a_model_missing_on_the_server_lists_allowed_and_present_models(tmp_path
 def test_a_target_that_is_down_is_a_one_line_failure(tmp_path: Path) -> None:
     outcome = run_verb(make_context(bench_settings(closed_port_url()), tmp_path), ["gpu1"])
     assert isinstance(outcome.error, VerbFailed)
-    assert outcome.error.status is ExitStatus.FAILED
+    assert outcome.error.status == ExitStatus.FAILED
     assert outcome.error.message == "bench gpu1: connection refused: is ollama running there?"
     assert outcome.events == []
 
@@ -133,7 +133,7 @@ def test_ctrl_c_during_a_run_keeps_the_partial_result(tmp_path: Path) -> None:
 
         outcome = drive(events, press_ctrl_c)
     assert isinstance(outcome.error, Interrupted)
-    assert outcome.error.status is ExitStatus.INTERRUPTED
+    assert outcome.error.status == ExitStatus.INTERRUPTED
     assert_partial(tmp_path, list(outcome.events), outcome.error, runs_kept=2)
 
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from rshell.frames import END, JSON_LINE, STDOUT, frames_of
 from tests.support.shell import Outcome
 
 PYTHON = [sys.executable, "-I"]
@@ -49,7 +50,7 @@ while True:
     if not chunk:
         break
     data += chunk
-print(json.dumps([json.loads(line) for line in data.splitlines() if line.strip()]))
+print(data.hex())  # decode_replies reads it in the test
 """
 
 
@@ -173,7 +174,8 @@ class Broker:
 
 
 def raw_exchange(path: Path, message: dict[str, Any], timeout: float = 30) -> list[dict[str, Any]]:
-    """Send one request as this process (root) and read every reply until the broker closes."""
+    """Send one request as this process (root) and read every reply until the broker closes; output
+    and end frames (rshell.frames) come back as {"op": "out", "fd", "text"} and {"op": "end", "status"}."""
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
         sock.settimeout(timeout)
         sock.connect(str(path))
@@ -181,9 +183,20 @@ def raw_exchange(path: Path, message: dict[str, Any], timeout: float = 30) -> li
         data = b""
         while chunk := sock.recv(65536):
             data += chunk
-            if b'"op":"end"' in data or b'"op":"status"' in data:
-                break
-    return [json.loads(line) for line in data.splitlines() if line.strip()]
+    return decode_replies(data)
+
+
+def decode_replies(data: bytes) -> list[dict[str, Any]]:
+    """JSON lines and frames, in the order the broker sent them."""
+    replies: list[dict[str, Any]] = []
+    for kind, payload in frames_of(data):
+        if kind == JSON_LINE:
+            replies.append(json.loads(payload))
+        elif kind == END:
+            replies.append({"op": "end", "status": int(payload)})
+        else:
+            replies.append({"op": "out", "fd": 1 if kind == STDOUT else 2, "text": payload.decode()})
+    return replies
 
 
 def replies_outcome(replies: list[dict[str, Any]]) -> Outcome:

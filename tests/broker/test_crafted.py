@@ -15,7 +15,16 @@ import pytest
 
 from rshell.broker.handler import REQUEST_TIMEOUT
 from tests.broker.conftest import Names
-from tests.broker.harness import CRAFTED_CLIENT, Agent, Broker, raw_exchange, replies_outcome, run_as, run_client
+from tests.broker.harness import (
+    CRAFTED_CLIENT,
+    Agent,
+    Broker,
+    decode_replies,
+    raw_exchange,
+    replies_outcome,
+    run_as,
+    run_client,
+)
 from tests.support.checks import success
 
 
@@ -75,7 +84,7 @@ ATTACKS = [
 def crafted(agent: Agent, broker: Broker, payload: bytes, *, half: bool = False) -> list[dict[str, object]]:
     outcome = run_as(agent, CRAFTED_CLIENT, str(broker.socket), "half" if half else "full", stdin=payload)
     assert outcome.status == 0, outcome
-    return [] if half else list(json.loads(outcome.stdout))
+    return [] if half else decode_replies(bytes.fromhex(outcome.stdout.strip()))
 
 
 def still_serving(broker: Broker) -> None:

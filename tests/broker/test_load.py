@@ -25,6 +25,7 @@ CONCURRENT_RESTARTS = 50
 #: prints each one's exit status, latency (connect to end) and the number of rows it saw
 CONCURRENT_CLIENT = """
 import json, socket, sys, threading, time
+from rshell.frames import frames_of
 path, count = sys.argv[1], int(sys.argv[2])
 barrier = threading.Barrier(count)
 results = [None] * count
@@ -41,10 +42,11 @@ def one(index):
         while chunk := sock.recv(65536):
             data += chunk
         sock.close()
-        replies = [json.loads(line) for line in data.splitlines()]
-        out = "".join(r["text"] for r in replies if r.get("op") == "out" and r.get("fd") == 1)
+        frames = frames_of(data)
+        out = "".join(payload.decode() for kind, payload in frames if kind == b"1")
         rows = len(json.loads(out)["containers"]) if out else 0
-        results[index] = {"status": replies[-1]["status"], "seconds": time.monotonic() - started, "rows": rows}
+        status = int(frames[-1][1]) if frames and frames[-1][0] == b"E" else None
+        results[index] = {"status": status, "seconds": time.monotonic() - started, "rows": rows}
     except Exception as error:
         results[index] = {"status": None, "error": repr(error), "seconds": time.monotonic() - started}
 
