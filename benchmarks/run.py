@@ -43,6 +43,8 @@ from benchmarks.common import (
     write_policy,
 )
 
+#: how the launcher starts the client (rshell.launcher.LOGIN_CODE), without the login checks
+CLIENT_ENTRY = "import sys; from rshell.cli import main; sys.exit(main(['rshell', *sys.argv[1:]]))"
 LOG_LINES = 100_000
 CLIENTS = 200
 COMPLETION_CONTAINERS = 1000
@@ -56,8 +58,8 @@ def startup(venv: Path, sock: Path, policy: Path, launcher: Path, rounds: int) -
         {
             "docker ps": run_quiet(["docker", "ps"]),
             "login path as the agent: launcher -c ps": run_quiet([*as_agent, str(launcher), "-c", "ps"]),
-            "rshell -c ps (broker client)": run_quiet(
-                [python, "-I", "-m", "rshell.cli", "--broker", str(sock), "-c", "ps"]
+            "broker client: python -I, rshell -c ps": run_quiet(
+                [python, "-I", "-c", CLIENT_ENTRY, "--broker", str(sock), "-c", "ps"]
             ),
             "rshell --local -c ps": run_quiet([python, "-I", "-m", "rshell.cli", "--policy", str(policy), "-c", "ps"]),
             "python -I -c pass": run_quiet([python, "-I", "-c", "pass"]),
