@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import secrets
 import shutil
 import tempfile
@@ -135,3 +136,14 @@ def broker(agent: Agent, names: Names, socket_dir: Path, broker_etc: Path) -> It
     yield running
     assert running.stop() == 0, running.stderr()
     assert not running.socket.exists()
+
+
+@contextlib.contextmanager
+def own_broker(agent: Agent, names: Names, socket_dir: Path, etc: Path, *, body: str, name: str) -> Iterator[Broker]:
+    """A broker of its own with policy ``body``, so that what a test does to it touches no other test."""
+    policy = write_policy(etc, policy_text(agent, names.prefix, body))
+    running = Broker(policy, socket_dir / f"{name}.sock", agent.group, socket_dir / f"{name}.log")
+    try:
+        yield running
+    finally:
+        running.stop()

@@ -12,9 +12,9 @@ import pytest
 from mcp import ClientSession
 from mcp.client.stdio import StdioServerParameters, stdio_client
 
-from tests.broker.conftest import Names, policy_text
+from tests.broker.conftest import Names, own_broker
 from tests.broker.harness import Agent, Broker
-from tests.support.shell import audit_records, write_policy
+from tests.support.shell import audit_records
 
 MCP_POLICY = """\
 principals:
@@ -31,10 +31,8 @@ roles:
 
 @pytest.fixture
 def mcp_broker(agent: Agent, names: Names, socket_dir: Path, tmp_path: Path) -> Iterator[Broker]:
-    policy = write_policy(tmp_path / "etc", policy_text(agent, names.prefix, MCP_POLICY))
-    running = Broker(policy, socket_dir / "mcp.sock", agent.group, socket_dir / "mcp-rshelld.log")
-    yield running
-    running.stop()
+    with own_broker(agent, names, socket_dir, tmp_path / "etc", body=MCP_POLICY, name="mcp") as running:
+        yield running
 
 
 def client_command(agent: Agent, sock: Path) -> list[str]:

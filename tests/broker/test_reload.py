@@ -7,10 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.broker.conftest import POLICY, Names, policy_text
+from tests.broker.conftest import POLICY, Names, own_broker
 from tests.broker.harness import Agent, Broker, run_client, wait_for
 from tests.support.checks import refusal, success
-from tests.support.shell import write_policy
 
 REJECTED = "policy reload rejected"
 RELOADED = "policy reloaded"
@@ -21,10 +20,8 @@ PS_ONLY = POLICY.replace("  agent:\n    verbs: [ps, logs, restart]", "  agent:\n
 @pytest.fixture
 def reloadable(agent: Agent, names: Names, socket_dir: Path, tmp_path: Path) -> Iterator[Broker]:
     """A broker of its own, so that changing its policy touches no other test."""
-    policy = write_policy(tmp_path / "etc", policy_text(agent, names.prefix, PS_ONLY))
-    running = Broker(policy, socket_dir / "reload.sock", agent.group, socket_dir / "reload.log")
-    yield running
-    running.stop()
+    with own_broker(agent, names, socket_dir, tmp_path / "etc", body=PS_ONLY, name="reload") as running:
+        yield running
 
 
 def reload_and_wait(broker: Broker, marker: str) -> str:
