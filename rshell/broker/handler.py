@@ -93,6 +93,7 @@ def _run(
     if reader.rest():  # the client sent more than its request: only a cancel may follow it
         session.cancel.set()
     state.cancel_watcher.watch(conn, session.cancel)
+    _limit_sends(conn, state.send_timeout)
     try:
         status = run_line(session, line, streams)
     finally:
@@ -118,6 +119,15 @@ def _mcp(conn: socket.socket, principal: Principal, state: BrokerState) -> None:
     outgoing = conn.makefile("w", encoding="utf-8")
     with incoming, outgoing:
         run_mcp(session, incoming, outgoing)
+
+
+def _limit_sends(conn: socket.socket, seconds: float) -> None:
+    """A client that leaves the output unread for ``seconds`` ends its request (its send fails), so it
+    cannot hold a broker thread and an engine stream. Only sends: the socket stays blocking, and the
+    cancel watcher's reads are unaffected."""
+    whole = int(seconds)
+    timeval = struct.pack("ll", whole, int((seconds - whole) * 1_000_000))
+    conn.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, timeval)
 
 
 def _complete(request: dict[str, Any], principal: Principal, state: BrokerState) -> list[list[Any]]:

@@ -21,7 +21,7 @@ from rshell.broker.state import BrokerState, log
 from rshell.defaults import DEFAULT_POLICY_PATH, DEFAULT_SOCKET
 from rshell.errors import ExitStatus, PolicyError, RshellError, UsageError, VerbFailed
 
-USAGE = "usage: rshelld [--policy FILE] [--socket PATH] [--socket-group GROUP]"
+USAGE = "usage: rshelld [--policy FILE] [--socket PATH] [--socket-group GROUP] [--send-timeout SECONDS]"
 BACKLOG = 512
 #: how long to wait after a failed accept (out of descriptors) before accepting again
 ACCEPT_BACKOFF = 0.1
@@ -32,13 +32,17 @@ class BrokerOptions:
     policy: Path = Path(DEFAULT_POLICY_PATH)
     socket: Path = Path(DEFAULT_SOCKET)
     socket_group: str = "rshell"
+    #: how long a client may leave the broker's output unread before its request is ended
+    send_timeout: float = 60.0
 
 
 def parse_options(argv: Sequence[str]) -> BrokerOptions:
     options, words = BrokerOptions(), list(argv)
     while words:
         word = words.pop(0)
-        if word in ("--policy", "--socket", "--socket-group") and words:
+        if word == "--send-timeout" and words:
+            options.send_timeout = _seconds(words.pop(0))
+        elif word in ("--policy", "--socket", "--socket-group") and words:
             value = words.pop(0)
             if word == "--policy":
                 options.policy = Path(value)
@@ -49,6 +53,12 @@ def parse_options(argv: Sequence[str]) -> BrokerOptions:
         else:
             raise UsageError(f"unknown option {word!r}\n{USAGE}")
     return options
+
+
+def _seconds(text: str) -> float:
+    if not text.isdigit() or not 1 <= int(text) <= 3600:
+        raise UsageError(f"--send-timeout takes whole seconds from 1 to 3600, not {text!r}")
+    return float(text)
 
 
 def listen(path: Path, group: str) -> socket.socket:
@@ -100,7 +110,7 @@ def serve(server: socket.socket, state: BrokerState, stop: threading.Event) -> N
 
 def program(argv: Sequence[str]) -> int:
     options = parse_options(argv)
-    state = BrokerState(options.policy)
+    state = BrokerState(options.policy, send_timeout=options.send_timeout)
     server = listen(options.socket, options.socket_group)
     stop = threading.Event()
 

@@ -26,8 +26,9 @@ PRINCIPAL_TTL_SECONDS = 5.0
 
 
 class BrokerState:
-    def __init__(self, policy_path: Path) -> None:
+    def __init__(self, policy_path: Path, *, send_timeout: float = 60.0) -> None:
         self.policy_path = policy_path
+        self.send_timeout = send_timeout
         self.registry = Registry.discover()
         self._lock = threading.Lock()
         self.policy = self._load()

@@ -139,10 +139,12 @@ def broker(agent: Agent, names: Names, socket_dir: Path, broker_etc: Path) -> It
 
 
 @contextlib.contextmanager
-def own_broker(agent: Agent, names: Names, socket_dir: Path, etc: Path, *, body: str, name: str) -> Iterator[Broker]:
+def own_broker(
+    agent: Agent, names: Names, socket_dir: Path, etc: Path, *, body: str, name: str, options: tuple[str, ...] = ()
+) -> Iterator[Broker]:
     """A broker of its own with policy ``body``, so that what a test does to it touches no other test."""
     policy = write_policy(etc, policy_text(agent, names.prefix, body))
-    running = Broker(policy, socket_dir / f"{name}.sock", agent.group, socket_dir / f"{name}.log")
+    running = Broker(policy, socket_dir / f"{name}.sock", agent.group, socket_dir / f"{name}.log", options=options)
     try:
         yield running
     finally:

@@ -12,6 +12,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -128,11 +129,20 @@ def _retry(command: list[str]) -> None:
 class Broker:
     """One rshelld process, its socket and its stderr."""
 
-    def __init__(self, policy: Path, socket_path: Path, group: str, log: Path, prefix: list[str] | None = None) -> None:
+    def __init__(
+        self,
+        policy: Path,
+        socket_path: Path,
+        group: str,
+        log: Path,
+        *,
+        prefix: list[str] | None = None,
+        options: Sequence[str] = (),
+    ) -> None:
         self.policy = policy
         self.socket = socket_path
         self.log = log
-        command = [*(prefix or []), *RSHELLD, "--policy", str(policy), "--socket", str(socket_path)]
+        command = [*(prefix or []), *RSHELLD, "--policy", str(policy), "--socket", str(socket_path), *options]
         with log.open("ab") as stderr:
             self.process = subprocess.Popen(
                 [*command, "--socket-group", group], stdin=subprocess.DEVNULL, stderr=stderr, cwd="/"

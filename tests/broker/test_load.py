@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import socket
 import statistics
 import subprocess
 import time
@@ -15,8 +16,8 @@ from typing import Any
 
 import pytest
 
-from tests.broker.conftest import BOUNCE_SCRIPT, Names
-from tests.broker.harness import RSHELL, Agent, Broker, run_as, settled_threads, wait_for
+from tests.broker.conftest import BOUNCE_SCRIPT, POLICY, Names, own_broker
+from tests.broker.harness import RSHELL, Agent, Broker, raw_exchange, run_as, settled_threads, wait_for
 from tests.support.shell import audit_records
 
 CONCURRENT_PS = 200
@@ -140,3 +141,27 @@ def test_client_start_up_next_to_docker_ps(broker: Broker, agent: Agent) -> None
     docker = shutil.which("docker")
     versus = f"; docker ps {mean_seconds([docker, 'ps']) * 1000:.0f} ms" if docker else ""
     print(f"\nrshell --broker -c ps {rshell * 1000:.0f} ms (mean of 5){versus}")
+
+
+#: about 100 kB/s of output: enough to fill the socket buffers of a client that does not read
+CHATTY_SCRIPT = "while true; do seq 1 2000; sleep 0.1; done"
+
+
+def test_a_client_that_stops_reading_is_cut_off_and_its_stream_freed(
+    agent: Agent, names: Names, socket_dir: Path, tmp_path: Path
+) -> None:
+    chatty = names.containers.run(f"chatty{time.monotonic_ns() % 100000}", CHATTY_SCRIPT, labels=names.agent_labels)
+    options = ("--send-timeout", "2")
+    with own_broker(agent, names, socket_dir, tmp_path / "etc", body=POLICY, name="slow", options=options) as broker:
+        raw_exchange(broker.socket, {"v": 1, "op": "run", "line": "ps", "mode": "c"})  # starts the cancel watcher
+        baseline = settled_threads(broker)
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as never_reads:
+            never_reads.connect(str(broker.socket))
+            request = {"v": 1, "op": "run", "line": f"logs {chatty.name} --follow --tail 1", "mode": "c"}
+            never_reads.sendall(json.dumps(request).encode() + b"\n")
+            assert wait_for(lambda: broker.threads() > baseline, 10)
+            assert wait_for(lambda: "Resource temporarily unavailable" in broker.stderr(), 30), broker.stderr()
+            assert wait_for(lambda: broker.threads() <= baseline, 10), (baseline, broker.threads())
+        records = audit_records(broker.policy.parent)
+        assert [record["exit_code"] for record in records if record.get("verb") == "logs"] == [1]
+    chatty.remove(force=True)
