@@ -33,7 +33,6 @@ class Options:
         self.broker: str | None = None
         self.local = False
         self.command: str | None = None
-        self.login = False
         self.keep_going = False
         self.allow_user_owned_policy = False
         self.version = False
@@ -53,7 +52,7 @@ def parse_options(argv: Sequence[str]) -> Options:
         elif word == "--policy" and words:
             options.policy = words.pop(0)
         elif word in ("-l", "--login"):
-            options.login = True
+            pass  # a login is a session like any other: the REPL on a terminal, batch otherwise
         elif word == "--local":
             options.local = True
         elif word == "--broker" and words:
@@ -71,9 +70,7 @@ def parse_options(argv: Sequence[str]) -> Options:
 
 def program(argv: Sequence[str], streams: Streams) -> int:
     """The main path, without the last-resort error handling."""
-    options = parse_options(argv[1:])
-    if argv and argv[0].startswith("-"):
-        options.login = True
+    options = parse_options(argv[1:])  # argv[0] may start with "-" (a login): the mode is the same
     if options.version:
         streams.stdout.write(f"rshell {__version__}\n")
         return ExitStatus.OK
