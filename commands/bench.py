@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
+from rshell.bench.formats import FORMATS
 from rshell.bench.method import DEFAULT_RUNS
 from rshell.bench.policy import SETTINGS, normalize_model
 from rshell.errors import UsageError
@@ -16,6 +18,10 @@ if TYPE_CHECKING:
     from rshell.bench.session import BenchRequest
 
 HISTORY_LIMIT = 20
+MAX_SEED = (1 << 31) - 1
+MAX_NUM_CTX = 1 << 20
+MAX_SIZES = 8
+SIZE = re.compile(r"[0-9]{1,7}")
 
 
 class Bench(Verb):
@@ -40,6 +46,23 @@ class Bench(Verb):
             Option("--test", ArgKind.CHOICE, "which test", default="all", choices=("pp512", "tg128", "all")),
             Option("--prompt-set", ArgKind.TEXT, "a prompt set named in the policy", max_length=128),
             Option("--prompt", ArgKind.TEXT, "your own prompt, if the policy allows it", max_length=16384),
+            Option(
+                "--seed",
+                ArgKind.INTEGER,
+                "derive every prompt from this seed (default: new, recorded)",
+                minimum=0,
+                maximum=MAX_SEED,
+            ),
+            Option(
+                "--num-ctx",
+                ArgKind.INTEGER,
+                "context size (default: prompt + generation + 64)",
+                minimum=256,
+                maximum=MAX_NUM_CTX,
+            ),
+            Option("--pp", ArgKind.TEXT, "prompt sizes, comma-separated (default 512)", max_length=64),
+            Option("--tg", ArgKind.TEXT, "generation sizes, comma-separated (default 128)", max_length=64),
+            Option("--format", ArgKind.CHOICE, "how to show the result", default="table", choices=FORMATS),
             Option("--limit", ArgKind.INTEGER, "history: runs to list", default=HISTORY_LIMIT, minimum=1, maximum=1000),
         ),
     )
@@ -63,20 +86,21 @@ class Bench(Verb):
         if len(models) > 1:
             raise UsageError("bench history: give at most one --model")
         model = normalize_model(models[0]) if models else None
-        from rshell.bench.history import BenchHistory, history_result  # noqa: PLC0415
+        from rshell.bench.history import BenchHistory, HistoryScope, history_result  # noqa: PLC0415
 
-        entries = BenchHistory(ctx.state_dir).recent(model, args.integer("limit") or HISTORY_LIMIT)
-        return history_result(entries)
+        scope = HistoryScope.of(ctx.settings)  # only the caller's targets and models
+        entries = BenchHistory(ctx.state_dir).recent(model, args.integer("limit") or HISTORY_LIMIT, scope)
+        return history_result(entries, args.optional_text("format") or "table")
 
     def _compare(self, ctx: Context, args: Arguments) -> Event:
         run_a, run_b = args.optional_text("run_a"), args.optional_text("run_b")
         if run_a is None or run_b is None:
             raise UsageError("bench compare: give two run ids (usage: bench compare RUN_A RUN_B)")
         from rshell.bench.compare import compare_result  # noqa: PLC0415
-        from rshell.bench.history import BenchHistory  # noqa: PLC0415
+        from rshell.bench.history import BenchHistory, HistoryScope  # noqa: PLC0415
 
-        history = BenchHistory(ctx.state_dir)
-        return compare_result(history.load(run_a), history.load(run_b))
+        history, scope = BenchHistory(ctx.state_dir), HistoryScope.of(ctx.settings)
+        return compare_result(history.load(run_a, scope), history.load(run_b, scope))
 
 
 def _request(target: str, args: Arguments) -> BenchRequest:
@@ -89,7 +113,22 @@ def _request(target: str, args: Arguments) -> BenchRequest:
         test=args.optional_text("test") or "all",
         prompt_set=args.optional_text("prompt_set"),
         prompt=args.optional_text("prompt"),
+        seed=args.integer("seed"),
+        num_ctx=args.integer("num_ctx"),
+        output_format=args.optional_text("format") or "table",
+        pp_sizes=_sizes(args.optional_text("pp"), "--pp"),
+        tg_sizes=_sizes(args.optional_text("tg"), "--tg"),
     )
+
+
+def _sizes(text: str | None, flag: str) -> tuple[int, ...]:
+    """``512,2048`` as (512, 2048): at most MAX_SIZES positive token counts."""
+    if text is None:
+        return ()
+    parts = [part.strip() for part in text.split(",")]
+    if not all(SIZE.fullmatch(part) and 0 < int(part) <= MAX_NUM_CTX for part in parts) or len(parts) > MAX_SIZES:
+        raise UsageError(f"bench: {flag} takes up to {MAX_SIZES} token counts like 512,2048 (got {text!r})")
+    return tuple(dict.fromkeys(int(part) for part in parts))
 
 
 def _no_run_ids(args: Arguments, what: str) -> None:

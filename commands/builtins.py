@@ -10,7 +10,7 @@ from rshell.events import Column, Event, FieldsView, JSONValue, Result
 from rshell.spec import ArgKind, Arguments, Positional, VerbSpec
 from rshell.targets import container_name, visible_containers
 from rshell.verb import Context, Verb
-from rshell.verbhelp import help_result, verb_table
+from rshell.verbhelp import help_result, unknown_verb_message, verb_table
 
 
 class Help(Verb):
@@ -24,11 +24,11 @@ class Help(Verb):
         allowed = [verbs[name] for name in ctx.view.allowed_verbs(set(verbs))]
         wanted = args.optional_text("verb")
         if wanted is None:
-            yield verb_table(allowed)
+            yield verb_table(allowed, None if ctx.view.role else ctx.view.role_reason)
             return
         match = next((verb for verb in allowed if verb.name == wanted), None)
-        if match is None:
-            raise UnknownVerb(f"no verb {wanted!r} is available to you (type 'help' for the list)")
+        if match is None:  # the same answer as running an unknown verb, or VERB --help outside the role
+            raise UnknownVerb(unknown_verb_message(ctx.view, ctx.registry, wanted))
         yield help_result(match)
 
 

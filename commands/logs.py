@@ -11,6 +11,9 @@ from rshell.events import Event, JSONValue, LogLines, MessageView, Result
 from rshell.logstream import open_logs
 from rshell.policy.schema import Field, Kind
 from rshell.spec import ArgKind, Arguments, Option, Positional, VerbSpec
+from rshell.streamwatch import StreamWatch, stream_stop
+from rshell.swarm.logs import TaskPrefixes, open_service_logs, prefixed
+from rshell.swarm.targets import ServiceTarget
 from rshell.targets import Target
 from rshell.verb import Context, Verb
 
@@ -24,13 +27,19 @@ MAX_LINE_BYTES = 1 << 20
 class Logs(Verb):
     name = "logs"
     summary = "show a container's recent output (capped by policy); --follow streams it"
+    description = (
+        "A Swarm service's output comes from all its tasks, each line prefixed NAME.SLOT.TASK@NODE | . "
+        "A name that is both a visible container and a visible service means the container; "
+        "--service means the service."
+    )
     spec = VerbSpec(
-        positionals=(Positional("container", ArgKind.CONTAINER, "container name or ID prefix"),),
+        positionals=(Positional("container", ArgKind.WORKLOAD, "container (or Swarm service) name or ID prefix"),),
         options=(
             Option("--tail", ArgKind.INTEGER, "number of lines from the end", minimum=1),
             Option("--since", ArgKind.DURATION, "only lines newer than this (30s, 10m, 2h)"),
             Option("--timestamps", ArgKind.SWITCH, "prefix each line with its time"),
             Option("--follow", ArgKind.SWITCH, "keep streaming until Ctrl-C or the container stops"),
+            Option("--service", ArgKind.SWITCH, "the name is a Swarm service's (not a container's)"),
         ),
     )
     settings = (Field("max_lines", Kind.INTEGER, "the most lines --tail may ask for", default=1000, minimum=1),)
@@ -40,29 +49,38 @@ class Logs(Verb):
 
     def run(self, ctx: Context, args: Arguments) -> Iterator[Event]:
         target = args.get("container")
-        assert isinstance(target, Target)
+        assert isinstance(target, (Target, ServiceTarget))
         tail = _tail(args, ctx)
         since = args.seconds("since")
         follow = args.switch("follow")
         query = {"stdout": 1, "stderr": 1, "follow": int(follow), "tail": tail}
-        query["timestamps"] = int(args.switch("timestamps"))
+        timestamps = args.switch("timestamps")
+        query["timestamps"] = int(timestamps)
         if since is not None:
             query["since"] = int(time.time() - since)
-        stream = open_logs(ctx.engine.client.api, target.id, query, tty=target.tty, cancel=ctx.cancel)
+        stop = stream_stop(ctx.cancel)  # the caller's cancel, or the watch when the policy no longer allows it
+        if isinstance(target, ServiceTarget):
+            stream = open_service_logs(ctx.engine, target, query, cancel=stop)
+            prefixes = TaskPrefixes(ctx.engine, target)
+        else:
+            stream, prefixes = open_logs(ctx.engine.client.api, target.id, query, tty=target.tty, cancel=stop), None
         count = 0
-        try:
-            for lines in split_lines(stream, batch_bytes=0 if follow else BATCH_BYTES):
-                if ctx.cancel.is_set():
-                    break
-                count += len(lines)
-                yield LogLines(lines)
-        except Exception:
-            if not ctx.cancel.is_set():
-                raise  # a cancel shuts the stream down under the read; anything else is a real failure
+        with StreamWatch(ctx.still_allowed if follow else None, stop) as watch:
+            try:
+                for lines in split_lines(stream, batch_bytes=0 if follow else BATCH_BYTES):
+                    if stop.is_set():
+                        break
+                    count += len(lines)
+                    yield LogLines(lines if prefixes is None else prefixed(lines, prefixes, timestamps=timestamps))
+            except Exception:
+                if not stop.is_set():
+                    raise  # a stop shuts the stream down under the read; anything else is a real failure
+        if watch.denied is not None:
+            raise Denied(f"logs {target.name}: stopped: {watch.denied.reason}")
         if ctx.cancel.is_set():
             raise Interrupted(f"logs {target.name}: cancelled")
         summary: dict[str, JSONValue] = {
-            "container": target.name,
+            "service" if prefixes is not None else "container": target.name,
             "id": target.short_id,
             "line_count": count,
             "tail": tail,

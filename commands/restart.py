@@ -5,25 +5,31 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from rshell.errors import Interrupted, VerbFailed
-from rshell.events import Event, MessageView, Notice, Result
+from rshell.events import Event, JSONValue, MessageView, Notice, Result
 from rshell.policy.schema import Field, Kind
+from rshell.readiness import wait_until_ready
 from rshell.spec import ArgKind, Arguments, Option, Positional, VerbSpec
+from rshell.swarm.targets import ServiceTarget
+from rshell.swarm.update import force_update, wait_converged
 from rshell.targets import Target
 from rshell.verb import Context, Verb
-
-POLL_SECONDS = 0.25
-#: how long a container without a healthcheck must keep running after the restart to count as up
-SETTLE_SECONDS = 1.0
 
 
 class Restart(Verb):
     name = "restart"
     summary = "restart a container and wait until it is running (and healthy when it has a healthcheck)"
+    description = (
+        "A Swarm service is restarted by a forced rolling update, waiting until it converges. "
+        "A name that is both a visible container and a visible service means the container; "
+        "--service means the service."
+    )
     changes_state = True
     spec = VerbSpec(
-        positionals=(Positional("container", ArgKind.CONTAINER, "container name or ID prefix"),),
-        options=(Option("--timeout", ArgKind.INTEGER, "seconds to wait for it to be running again", minimum=1),),
+        positionals=(Positional("container", ArgKind.WORKLOAD, "container (or Swarm service) name or ID prefix"),),
+        options=(
+            Option("--timeout", ArgKind.INTEGER, "seconds to wait for it to be running again", minimum=1),
+            Option("--service", ArgKind.SWITCH, "the name is a Swarm service's (not a container's)"),
+        ),
     )
     settings = (
         Field("max_timeout", Kind.DURATION, "the longest --timeout a user may ask for", default=300.0),
@@ -32,6 +38,9 @@ class Restart(Verb):
 
     def run(self, ctx: Context, args: Arguments) -> Iterator[Event]:
         target = args.get("container")
+        if isinstance(target, ServiceTarget):
+            yield from _restart_service(ctx, target, _wait_seconds(args, ctx))
+            return
         assert isinstance(target, Target)
         wait = _wait_seconds(args, ctx)
         stop_timeout = ctx.settings.get("stop_timeout")
@@ -52,6 +61,19 @@ class Restart(Verb):
         yield Result(data, MessageView(f"{target.name} restarted: running{health} after {elapsed}s"))
 
 
+def _restart_service(ctx: Context, service: ServiceTarget, wait: float) -> Iterator[Event]:
+    """A forced rolling update, then a wait until the swarm reports it completed (or failed)."""
+    yield Notice(f"updating service {service.name} (forced rolling update) ...")
+    started = ctx.clock()
+    previous = force_update(ctx.engine, service)
+    running = wait_converged(ctx, service, previous, started + wait)
+    elapsed = round(ctx.clock() - started, 2)
+    data: dict[str, JSONValue] = {"service": service.name, "id": service.short_id, "state": "completed"}
+    data |= {"running": running, "seconds": elapsed}
+    text = f"service {service.name} updated: {running} task(s) running after {elapsed}s"
+    yield Result(data, MessageView(text))
+
+
 def _wait_seconds(args: Arguments, ctx: Context) -> float:
     cap = ctx.settings.get("max_timeout")
     limit = float(cap) if isinstance(cap, (int, float)) else 300.0
@@ -60,26 +82,5 @@ def _wait_seconds(args: Arguments, ctx: Context) -> float:
 
 
 def _wait_until_ready(ctx: Context, api: Any, target: Target, deadline: float) -> str | None:
-    """Poll until running (and healthy if there is a healthcheck); raise VerbFailed on failure.
-
-    Without a healthcheck, "running" must hold for SETTLE_SECONDS: a command that exits at once is
-    still running at the first poll, and reporting that as a success would be a lie.
-    """
-    settled_at = ctx.clock() + SETTLE_SECONDS
-    while True:
-        state = api.inspect_container(target.id)["State"]
-        health = (state.get("Health") or {}).get("Status")
-        if state.get("Running") and health == "healthy":
-            return "healthy"
-        if state.get("Running") and health is None and ctx.clock() >= min(settled_at, deadline):
-            return None
-        if not state.get("Running") and not state.get("Restarting"):
-            raise VerbFailed(f"{target.name} did not stay up after the restart (exit code {state.get('ExitCode')})")
-        if health == "unhealthy":
-            raise VerbFailed(f"{target.name} is running but unhealthy after the restart")
-        if ctx.clock() >= deadline:
-            raise VerbFailed(
-                f"{target.name} was not running and healthy within the timeout (state: {health or state.get('Status')})"
-            )
-        if ctx.cancel.wait(POLL_SECONDS):
-            raise Interrupted("restart cancelled while waiting for the container")
+    """Poll until running (and healthy if there is a healthcheck): rshell.readiness, shared with ``start``."""
+    return wait_until_ready(ctx, api, target, deadline, "restart")

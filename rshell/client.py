@@ -45,41 +45,120 @@ class Connection(_socket.socket):
 
 
 class RemoteError(RshellError):
-    """An error the broker reported, with the exit status it chose."""
+    """An error the broker reported, with the exit status and the code it chose."""
 
-    def __init__(self, status: int, message: str) -> None:
+    def __init__(self, status: int, message: str, code: str = "") -> None:
         super().__init__(message)
         self.status = status
+        self.remote_code = code
+
+    @property
+    def code(self) -> str:
+        return self.remote_code or super().code
 
 
-def relay(sock: Connection, first: bytes) -> int:
-    """Copy this process's stdin to the socket (in a thread) and the socket to stdout, until the broker ends."""
-    import os  # noqa: PLC0415
-    import sys  # noqa: PLC0415
-    import threading  # noqa: PLC0415
+def ended_with_error(message: dict[str, Any] | None) -> RemoteError | None:
+    """The broker's ``{"op": "end", "status": N, "error": {...}}`` as an error, None for anything else."""
+    if message is None or message.get("op") != "end" or message.get("status") not in _STATUSES:
+        return None
+    problem = message.get("error")
+    problem = problem if isinstance(problem, dict) else {}
+    status = int(message["status"]) or ExitStatus.FAILED  # an end that says 0 but carries an error is a failure
+    return RemoteError(
+        status, str(problem.get("message") or "the broker ended the session"), str(problem.get("code", ""))
+    )
 
-    def upstream() -> None:
+
+#: how every ``end`` line the broker writes starts (rshell.protocol.encode); MCP's JSON-RPC lines
+#: start with ``{"jsonrpc"`` or another key, never ``"v"``
+_END_LINE = b'{"v":1,"op":"end"'
+
+
+class McpRelay:
+    """Bytes both ways between this process's stdin/stdout and a broker's MCP session.
+
+    MCP on stdio is one JSON-RPC message per line, so the relay passes whole lines; a line that is
+    the broker's own ``end`` message (it ended the session with an error) is not MCP traffic: it
+    becomes the exit status and one line on stderr. The broker closing the session while this
+    side's stdin is still open is a failure too; only the client closing first ends it with 0.
+    """
+
+    def __init__(self, sock: Connection) -> None:
+        self.sock = sock
+        self.upstream_done = False
+        #: the start of the current line while it may still be the broker's end line
+        self.head = b""
+        #: the current line is MCP traffic: the rest of it passes straight through
+        self.passing = False
+
+    def upstream(self) -> None:
+        import os  # noqa: PLC0415
+
         try:
             while data := os.read(0, 65536):
-                sock.sendall(data)
-            sock.shutdown(_socket.SHUT_WR)
+                self.sock.sendall(data)
+            self.upstream_done = True
+            self.sock.shutdown(_socket.SHUT_WR)
         except OSError:
             return
 
-    threading.Thread(target=upstream, daemon=True).start()
-    out = sys.stdout.buffer
-    data = first
-    while True:
-        if data:
-            out.write(data)
-            out.flush()
-        try:
-            data = sock.recv(65536)
-        except OSError:
-            break
-        if not data:
-            break
-    return ExitStatus.OK
+    def run(self, first: bytes) -> int:
+        """Copy until the broker ends; ExitStatus.OK only when it ended after this side's input did."""
+        import sys  # noqa: PLC0415
+        import threading  # noqa: PLC0415
+
+        threading.Thread(target=self.upstream, daemon=True).start()
+        out, data = sys.stdout.buffer, first
+        while True:
+            error = self.copy(data, out)
+            if error is not None:
+                raise error
+            try:
+                data = self.sock.recv(65536)
+            except OSError as failure:
+                raise VerbFailed(f"the broker connection failed: {failure.strerror or failure}") from None
+            if not data:
+                break
+        if self.head.startswith(_END_LINE):  # an end line cut short by the close
+            raise _end_error(self.head)
+        out.write(self.head)
+        out.flush()
+        if not self.upstream_done:
+            raise VerbFailed("the broker ended the MCP session before the client did")
+        return ExitStatus.OK
+
+    def copy(self, data: bytes, out: Any) -> RemoteError | None:
+        """Pass ``data`` on line by line; the broker's error when a line is its end line."""
+        while data:
+            if self.passing:
+                newline = data.find(b"\n") + 1
+                out.write(data[:newline] if newline else data)
+                data, self.passing = (data[newline:], False) if newline else (b"", True)
+                continue
+            self.head, data = self.head + data, b""
+            prefix = self.head[: len(_END_LINE)]
+            if not _END_LINE.startswith(prefix) or b"\n" in prefix:
+                data, self.head, self.passing = self.head, b"", True  # MCP traffic
+                continue
+            newline = self.head.find(b"\n")
+            if newline < 0:
+                break  # maybe the broker's end line: wait for the rest of it
+            line, data, self.head = self.head[:newline], self.head[newline + 1 :], b""
+            if line.startswith(_END_LINE):
+                return _end_error(line)
+            out.write(line + b"\n")
+        out.flush()
+        return None
+
+
+def _end_error(line: bytes) -> RemoteError:
+    from rshell.protocol import decode  # noqa: PLC0415 - json only on this error path
+
+    try:
+        error = ended_with_error(decode(line + b"\n"))
+    except ProtocolError:
+        error = None
+    return error or RemoteError(ExitStatus.FAILED, "the broker ended the MCP session", "failed")
 
 
 class BrokerBackend:
@@ -141,13 +220,12 @@ class BrokerBackend:
 
     def _refused(self, payload: bytes, line: str) -> int:
         """The broker refused the request before running it, in a JSON line."""
-        from rshell.protocol import decode  # noqa: PLC0415 - json only on this path
+        from rshell.protocol import MAX_REPLY_BYTES, decode  # noqa: PLC0415 - json only on this path
 
-        message = decode(payload + b"\n")
-        status, problem = message.get("status"), message.get("error") or {}
-        if message.get("op") != "end" or status not in _STATUSES:
+        error = ended_with_error(decode(payload + b"\n", MAX_REPLY_BYTES))
+        if error is None:
             raise ProtocolError("unexpected answer")
-        return self._fail(line, RemoteError(int(status), str(problem.get("message", "refused"))))
+        return self._fail(line, error)
 
     def _fail(self, line: str, error: RshellError) -> int:
         """Report an error the broker could not: in JSON when the line asked for JSON."""
@@ -173,25 +251,36 @@ class BrokerBackend:
                 answer = reader.read()
             except (ProtocolError, OSError) as error:
                 return self._fail("mcp", VerbFailed(f"the broker connection failed: {error}"))
-            if answer is not None and answer.get("op") == "end" and answer.get("status") in _STATUSES:
-                problem = answer.get("error") or {}
-                return self._fail("mcp", RemoteError(int(answer["status"]), str(problem.get("message", "refused"))))
+            refusal = ended_with_error(answer)
+            if refusal is not None:
+                return self._fail("mcp", refusal)
             if answer is None or answer.get("op") != "mcp":
                 return self._fail("mcp", VerbFailed("the broker did not start an MCP session"))
-            return relay(sock, reader.rest())
+            try:
+                return McpRelay(sock).run(reader.rest())
+            except RshellError as error:
+                return self._fail("mcp", error)
 
     def status(self) -> dict[str, Any]:
         """The broker's version, policy and view of the caller; VerbFailed when it does not answer."""
-        sock, reader = self.request({"op": "status"})
+        return self.ask({"op": "status"}, "status")
+
+    def ask(self, message: dict[str, Any], op: str) -> dict[str, Any]:
+        """One request and its one answer of kind ``op``; the broker's refusal as a RemoteError (with its
+        status and code), any other answer or none as VerbFailed."""
+        sock, reader = self.request(message)
         with sock:
             sock.settimeout(ANSWER_TIMEOUT)
             try:
-                message = reader.read()
+                answer = reader.read()
             except (ProtocolError, OSError) as error:
                 raise VerbFailed(f"the broker at {self.socket_path} did not answer: {error}") from None
-        if message is None or message.get("op") != "status":
-            raise VerbFailed("the broker did not answer the status request")
-        return message
+        refusal = ended_with_error(answer)
+        if refusal is not None:
+            raise refusal
+        if answer is None or answer.get("op") != op:
+            raise VerbFailed(f"the broker did not answer the {op} request")
+        return answer
 
     def complete(self, text: str) -> list[tuple[str, int]]:
         try:

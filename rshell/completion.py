@@ -10,7 +10,9 @@ from prompt_toolkit.completion import CompleteEvent, Completer, Completion
 from prompt_toolkit.document import Document
 
 from rshell.executor import Session
+from rshell.policy.view import PolicyView
 from rshell.spec import ArgKind, Option, Positional
+from rshell.swarm.targets import SERVICE_SWITCH, sees_services, service_name, visible_services
 from rshell.targets import container_name, visible_containers
 from rshell.verb import Verb
 
@@ -23,21 +25,36 @@ class Candidates:
     def __init__(self, session: Session, clock: Callable[[], float] = time.monotonic) -> None:
         self.session = session
         self._clock = clock
-        self._containers: tuple[float, list[str]] | None = None
+        self._containers: tuple[float, PolicyView, list[str]] | None = None
+        self._services: tuple[float, PolicyView, list[str]] | None = None
 
     def verbs(self) -> list[str]:
-        return self.session.view.allowed_verbs(set(self.session.registry.names()))
+        session = self.session.current()  # what the role in force now allows, in a long session too
+        return session.view.allowed_verbs(set(session.registry.names()))
 
     def containers(self) -> list[str]:
-        now = self._clock()
-        if self._containers is None or now - self._containers[0] > CACHE_SECONDS:
+        now, session = self._clock(), self.session.current()
+        cached = self._containers
+        if cached is None or now - cached[0] > CACHE_SECONDS or cached[1] != session.view:
             try:
-                rows = visible_containers(self.session.engine, self.session.view, include_stopped=True)
+                rows = visible_containers(session.engine, session.view, include_stopped=True)
                 names = sorted(container_name(row) for row in rows)
             except Exception:  # the engine being down must not break typing
                 names = []
-            self._containers = (now, names)
-        return self._containers[1]
+            self._containers = cached = (now, session.view, names)
+        return cached[2]
+
+    def services(self) -> list[str]:
+        """The visible Swarm services' names (none off a manager), cached like containers."""
+        now, session = self._clock(), self.session.current()
+        cached = self._services
+        if cached is None or now - cached[0] > CACHE_SECONDS or cached[1] != session.view:
+            try:
+                names = sorted(service_name(row) for row in visible_services(session.engine, session.view))
+            except Exception:  # no swarm here, or the engine is down: typing must not break
+                names = []
+            self._services = cached = (now, session.view, names)
+        return cached[2]
 
     def bench_targets(self) -> list[str]:
         return sorted(self._targets())
@@ -49,7 +66,7 @@ class Candidates:
         return sorted(models)
 
     def _targets(self) -> Mapping[str, Mapping[str, object]]:
-        raw = self.session.view.settings("bench").get("targets")
+        raw = self.session.current().view.settings("bench").get("targets")
         if not isinstance(raw, Mapping):
             return {}
         return {str(name): value for name, value in raw.items() if isinstance(value, Mapping)}
@@ -57,8 +74,8 @@ class Candidates:
     def for_kind(self, kind: ArgKind, choices: tuple[str, ...], words: list[str]) -> list[str]:
         if choices:
             return list(choices)
-        if kind is ArgKind.CONTAINER:
-            return self.containers()
+        if kind in (ArgKind.CONTAINER, ArgKind.SERVICE, ArgKind.WORKLOAD):
+            return self.target_names(kind, services_only="--service" in words)
         if kind is ArgKind.VERB:
             return self.verbs()
         if kind is ArgKind.BENCH_TARGET:
@@ -66,6 +83,16 @@ class Candidates:
         if kind is ArgKind.MODEL:
             return self.models(words[1] if len(words) > 1 else None)
         return []
+
+    def target_names(self, kind: ArgKind, *, services_only: bool = False) -> list[str]:
+        """The names a CONTAINER, SERVICE or WORKLOAD argument may take; a WORKLOAD lists containers then
+        services (a name that is both is listed once: it means the container), or services with --service."""
+        if kind is ArgKind.CONTAINER:
+            return self.containers()
+        if kind is ArgKind.SERVICE or services_only:
+            return self.services()
+        containers = self.containers()
+        return [*containers, *(name for name in self.services() if name not in containers)]
 
 
 def _list(value: object) -> list[object]:
@@ -102,7 +129,9 @@ class SpecCompleter(Completer):
             return self.candidates.for_kind(previous.kind, previous.choices, before)
         if current.startswith("-"):
             used = set(before)
-            return [o.flag for o in verb.spec.all_options if o.flag not in used or o.repeatable]
+            offered = [o for o in verb.spec.all_options if o.flag not in used or o.repeatable]
+            services = sees_services(self.candidates.session.current().view)  # else --service is not offered
+            return [o.flag for o in offered if services or o.key != SERVICE_SWITCH]
         positional = _next_positional(verb.spec.positionals, verb.spec.all_options, before[1:])
         if positional is None:
             return []

@@ -6,9 +6,12 @@ import contextlib
 import threading
 import time
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rshell.errors import RshellError, VerbFailed
+
+if TYPE_CHECKING:
+    from rshell.enginepool import StreamSlots
 
 #: the API version rshell speaks; fixing it saves the version round trip at start-up
 API_VERSION = "1.41"
@@ -17,14 +20,30 @@ API_VERSION = "1.41"
 BROKER_LIST_TTL_SECONDS = 0.5
 
 
+#: how many images' labels are kept (per process, every Engine shares them: an image ID names its content)
+IMAGE_LABELS_CACHE_SIZE = 4096
+_IMAGE_LABELS: dict[tuple[str, str], dict[str, str]] = {}
+_IMAGE_LABELS_LOCK = threading.Lock()
+
+
 class Engine:
     """A lazily built docker-py client for one engine URL."""
 
-    def __init__(self, url: str, timeout: float, *, pool_size: int = 10, list_ttl: float = 0.0) -> None:
+    def __init__(
+        self,
+        url: str,
+        timeout: float,
+        *,
+        pool_size: int = 10,
+        list_ttl: float = 0.0,
+        streams: StreamSlots | None = None,
+    ) -> None:
         self.url = url
         self.timeout = timeout
         self.pool_size = pool_size
         self.list_ttl = list_ttl
+        #: the broker's caps on long streams; with them the pool is bounded and blocking (rshell.enginepool)
+        self.streams = streams
         self._client: Any = None
         self._client_lock = threading.Lock()
         self._lists: dict[bool, tuple[float, list[dict[str, Any]]]] = {}
@@ -36,6 +55,10 @@ class Engine:
         with self._client_lock:
             if self._client is None:
                 self._client = _build_client(self.url, self.timeout, self.pool_size)
+                if self.streams is not None:
+                    from rshell.enginepool import bound_unix_client  # noqa: PLC0415 - imports docker-py
+
+                    bound_unix_client(self._client, self.url, self.timeout, self.pool_size, self.streams)
             return self._client
 
     def containers(self, *, include_stopped: bool) -> list[dict[str, Any]]:
@@ -53,6 +76,27 @@ class Engine:
         """Drop the shared list: something may have changed a container."""
         with self._list_lock:
             self._lists.clear()
+
+    def image_labels(self, image_id: str) -> dict[str, str] | None:
+        """The labels of image ``image_id`` (a content hash, so they never change: cached for good);
+        None when the engine no longer has the image."""
+        from docker import errors as docker_errors  # noqa: PLC0415
+
+        key = (self.url, image_id)
+        with _IMAGE_LABELS_LOCK:
+            cached = _IMAGE_LABELS.get(key)
+        if cached is not None:
+            return cached
+        try:
+            details = self.client.api.inspect_image(image_id)
+        except docker_errors.NotFound:
+            return None
+        labels = {str(k): str(v) for k, v in ((details.get("Config") or {}).get("Labels") or {}).items()}
+        with _IMAGE_LABELS_LOCK:
+            if len(_IMAGE_LABELS) >= IMAGE_LABELS_CACHE_SIZE:
+                _IMAGE_LABELS.clear()
+            _IMAGE_LABELS[key] = labels
+        return labels
 
     def close(self) -> None:
         if self._client is not None:
@@ -104,19 +148,28 @@ def engine_errors(url: str) -> Iterator[None]:
 def translate_engine_error(error: Exception, url: str) -> RshellError | None:
     """A one-line VerbFailed for errors that come from the engine or the way to it."""
     import requests  # noqa: PLC0415 - imported with docker-py anyway
+    import urllib3  # noqa: PLC0415 - imported with docker-py anyway
     from docker import errors as docker_errors  # noqa: PLC0415
 
     if isinstance(error, docker_errors.NotFound):
         return VerbFailed(f"the engine no longer has that object: {_explanation(error)}")
     if isinstance(error, docker_errors.APIError):
         return VerbFailed(f"the engine refused: {_explanation(error)}")
-    if isinstance(error, requests.exceptions.Timeout):
-        return VerbFailed(f"the Docker engine at {url} did not answer in time")
+    if isinstance(error, (requests.exceptions.Timeout, urllib3.exceptions.EmptyPoolError)):
+        return VerbFailed(_slow_message(error, url))
     if isinstance(error, PermissionError) or "Permission denied" in str(error):
         return VerbFailed(f"permission denied on the Docker engine socket {url}")
     if isinstance(error, (requests.exceptions.ConnectionError, docker_errors.DockerException, ConnectionError)):
         return VerbFailed(f"cannot reach the Docker engine at {url}")
     return None
+
+
+def _slow_message(error: Exception, url: str) -> str:
+    import urllib3  # noqa: PLC0415 - imported with docker-py anyway
+
+    if isinstance(error, urllib3.exceptions.EmptyPoolError):  # rshell.enginepool's bounded pool, after its wait
+        return f"all of the broker's connections to the Docker engine at {url} stayed busy; try again"
+    return f"the Docker engine at {url} did not answer in time"
 
 
 def _explanation(error: Any) -> str:

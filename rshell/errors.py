@@ -10,16 +10,19 @@ class ExitStatus:
     OK = 0
     FAILED = 1
     USAGE = 2
+    #: a request for approval expired, or the wait for a decision ended (EX_TEMPFAIL: try again later)
+    APPROVAL_PENDING = 75
     DENIED = 126
     UNKNOWN_VERB = 127
     INTERRUPTED = 130
-    ALL = frozenset({OK, FAILED, USAGE, DENIED, UNKNOWN_VERB, INTERRUPTED})
+    ALL = frozenset({OK, FAILED, USAGE, APPROVAL_PENDING, DENIED, UNKNOWN_VERB, INTERRUPTED})
 
 
 #: the machine-readable code printed in JSON errors for each status
 ERROR_CODES: dict[int, str] = {
     ExitStatus.FAILED: "failed",
     ExitStatus.USAGE: "usage",
+    ExitStatus.APPROVAL_PENDING: "approval_pending",
     ExitStatus.DENIED: "denied",
     ExitStatus.UNKNOWN_VERB: "unknown_verb",
     ExitStatus.INTERRUPTED: "interrupted",

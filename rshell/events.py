@@ -88,6 +88,8 @@ class Record:
 
     data: Mapping[str, JSONValue] = field(default_factory=dict)
     text: str = ""
+    #: on a terminal, shown instead of ``text`` and drawn over the previous frame (vram --watch)
+    frame: str = ""
 
 
 Event: TypeAlias = Result | LogLines | Progress | Notice | Record

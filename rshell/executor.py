@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
+import secrets
 import threading
 import time
-from collections.abc import Generator, Iterator
+from collections.abc import Callable, Generator, Iterator, Mapping
 from dataclasses import dataclass, field
 
-from rshell.audit import AuditLog
+from rshell.approvals.gate import approval_rule, await_approval, split_reason
+from rshell.audit import AuditLog, argv_fields, line_fields
 from rshell.binding import bind
 from rshell.engine import Engine, engine_errors
 from rshell.errors import Denied, ExitStatus, Interrupted, RshellError, UnknownVerb
@@ -18,11 +21,13 @@ from rshell.lexer import MAX_LINE_BYTES, Request
 from rshell.policy.model import Policy
 from rshell.policy.view import PolicyView
 from rshell.ratelimit import RateLimiter
+from rshell.recheck import still_allowed
 from rshell.registry import Registry
 from rshell.spec import ArgKind, Arguments
-from rshell.targets import Target, resolve_container
+from rshell.swarm.targets import SERVICE_SWITCH, ServiceTarget, resolve_argument
+from rshell.targets import Target
 from rshell.verb import CancelSignal, Context, Verb
-from rshell.verbhelp import help_result
+from rshell.verbhelp import HELP_FLAG, help_result, unknown_verb_message
 
 
 @dataclass
@@ -37,6 +42,15 @@ class Session:
     limiter: RateLimiter
     mode: str
     cancel: threading.Event = field(default_factory=CancelSignal)
+    #: builds this session again from what is in force now (the broker: policy, groups, engine, audit,
+    #: limits); None (in-process) means this session is always current
+    renew: Callable[[Session], Session] | None = None
+    #: the client's pid as the kernel reported it (SO_PEERCRED) in the broker; None: this process
+    peer_pid: int | None = None
+
+    def current(self) -> Session:
+        """This session as the policy and group membership in force now define it (same mode, cancel)."""
+        return self.renew(self) if self.renew is not None else self
 
     def context(self, verb: Verb) -> Context:
         settings = {spec.name: spec.default for spec in verb.settings} | dict(self.view.settings(verb.name))
@@ -52,8 +66,11 @@ class Session:
 
 def execute(session: Session, request: Request) -> Generator[Event, None, None]:
     """Yield the verb's events; raise RshellError (with its exit status) when it is refused or fails."""
+    session = session.current()  # every request is decided on the policy and groups in force now
+    session.audit.ensure_writable()  # every verb, read-only too, refuses before any output without its record
     started = time.monotonic()
-    record = _caller(session) | {"verb": request.verb, "argv": list(request.argv), "targets": [], "decision": "denied"}
+    record = _caller(session) | {"verb": request.verb, **argv_fields(request.argv), "targets": []}
+    record["decision"] = "denied"
     record["reason"] = ""
     status = ExitStatus.OK
     try:
@@ -71,28 +88,40 @@ def execute(session: Session, request: Request) -> Generator[Event, None, None]:
         status = ExitStatus.FAILED
         raise
     finally:
+        essential = record.get("phase") == "intent"  # a state change's done record is never suppressed
         record.update(phase="done", exit_code=int(status), duration_ms=round((time.monotonic() - started) * 1000, 1))
-        session.audit.write(record)
+        session.audit.write(record, essential=essential)
 
 
 def audit_refused_line(session: Session, line: str, error: RshellError) -> None:
     """Record a line refused before it named a verb (shell syntax, control bytes, bad UTF-8, too long)."""
-    record = _caller(session) | {"verb": None, "argv": [], "line": line[:MAX_LINE_BYTES], "targets": []}
+    record = _caller(session) | {"verb": None, "argv": [], **line_fields(line[:MAX_LINE_BYTES]), "targets": []}
     record |= {"decision": "refused", "reason": error.message, "phase": "done", "exit_code": int(error.status)}
     with contextlib.suppress(RshellError):  # nothing ran; the refusal stands even if it cannot be recorded
         session.audit.write(record | {"duration_ms": 0.0})
 
 
+#: modes a broker client declares in its run request (the broker accepts no other); the broker
+#: itself sets the others (mcp, status), and in-process sessions know their own
+CLIENT_DECLARED_MODES = frozenset({"c", "batch", "repl"})
+
+
 def _caller(session: Session) -> dict[str, object]:
     principal = session.view.principal
-    return {"uid": principal.uid, "user": principal.user, "pid": os.getpid(), "mode": session.mode}
+    if session.peer_pid is None:
+        pid, source = os.getpid(), "local"
+    else:
+        pid, source = session.peer_pid, "client" if session.mode in CLIENT_DECLARED_MODES else "broker"
+    return {"uid": principal.uid, "user": principal.user, "pid": pid, "mode": session.mode, "mode_source": source}
 
 
 def _pipeline(session: Session, request: Request, record: dict[str, object]) -> Iterator[Event]:
     verb = session.registry.get(request.verb)
-    if verb is None:
-        raise UnknownVerb(_unknown_message(session, request.verb))
-    args = bind(verb.name, verb.spec, request.argv)
+    if verb is None or (HELP_FLAG in request.argv and not session.view.decide_verb(verb.name).allowed):
+        raise UnknownVerb(_unknown_message(session, request.verb))  # a verb outside the role has no help
+    rule = approval_rule(session.view, verb.name)  # such a verb takes --reason, whatever its spec
+    argv, reason = split_reason(verb.name, request.argv) if rule is not None else (list(request.argv), "")
+    args = bind(verb.name, verb.spec, argv)
     if args.switch("help"):
         record.update(decision="allowed", reason="help")
         yield help_result(verb)
@@ -103,26 +132,37 @@ def _pipeline(session: Session, request: Request, record: dict[str, object]) -> 
         raise Denied(decision.reason)
     args = _resolve_targets(session, verb, args, record)
     record["decision"] = "allowed"
+    if rule is not None:  # waits for an approver's decision on this exact action (rshell/approvals/gate.py)
+        yield from await_approval(session, verb.name, args, reason=reason, record=record, rule=rule)
+    _limit(session, verb, args)
     if verb.changes_state:
-        _limit(session, verb, args)
-        session.audit.write({**record, "phase": "intent"}, sync=True)
+        record["action"] = secrets.token_hex(6)  # joins this intent to its done record (rshellctl audit)
+        record["phase"] = "intent"
+        session.audit.write(record, sync=True)
     try:
         with engine_errors(session.engine.url):
-            yield from verb.run(session.context(verb), args)
+            context = dataclasses.replace(session.context(verb), still_allowed=still_allowed(session, verb.name, args))
+            yield from verb.run(context, args)
     finally:
         if verb.changes_state:
             session.engine.forget_containers()
+
+
+#: the argument kinds resolved to one visible target before the decision
+TARGET_KINDS = frozenset({ArgKind.CONTAINER, ArgKind.SERVICE, ArgKind.WORKLOAD})
 
 
 def _resolve_targets(session: Session, verb: Verb, args: Arguments, record: dict[str, object]) -> Arguments:
     targets: list[dict[str, str]] = []
     for positional in verb.spec.positionals:
         text = args.optional_text(positional.key)
-        if positional.kind is not ArgKind.CONTAINER or text is None:
+        if positional.kind not in TARGET_KINDS or text is None:
             continue
-        with engine_errors(session.engine.url):
-            target = resolve_container(session.engine.client, session.view, text)
-        targets.append({"id": target.id, "name": target.name})
+        with engine_errors(session.engine.url):  # a WORKLOAD is a container first, unless --service
+            services_only = args.switch(SERVICE_SWITCH)
+            target = resolve_argument(session.engine, session.view, positional.kind, text, services_only=services_only)
+        shown = {"id": target.id, "name": target.name}
+        targets.append(shown | {"kind": "service"} if isinstance(target, ServiceTarget) else shown)
         record["reason"] = f"{record['reason']}; {target.decision.reason if target.decision else ''}"
         args = args.replace(positional.key, target)
     record["targets"] = targets
@@ -130,16 +170,26 @@ def _resolve_targets(session: Session, verb: Verb, args: Arguments, record: dict
 
 
 def _limit(session: Session, verb: Verb, args: Arguments) -> None:
+    """The role's limit for this verb, whatever the verb: one budget per container (by ID, so a
+    rename keeps it), per bench target named in the policy, or one for the verb (``*``) otherwise."""
     limit = session.view.limit(verb.name)
     if limit is None:
         return
-    names = [value.name for value in args.values.values() if isinstance(value, Target)]
-    for name in names or ["*"]:
-        session.limiter.acquire(verb.name, name, limit)
+    for key, shown in _limit_keys(session, verb, args) or [("*", "")]:
+        session.limiter.acquire(verb.name, key, limit, shown=shown)
+
+
+def _limit_keys(session: Session, verb: Verb, args: Arguments) -> list[tuple[str, str]]:
+    keys: list[tuple[str, str]] = []
+    targets = session.view.settings(verb.name).get("targets")
+    for positional in verb.spec.positionals:
+        value = args.get(positional.key)
+        if isinstance(value, (Target, ServiceTarget)):  # a service's budget is keyed by its service ID
+            keys.append((value.id, value.name))
+        elif positional.kind is ArgKind.BENCH_TARGET and isinstance(targets, Mapping) and value in targets:
+            keys.append((str(value), str(value)))  # other words (history, compare) share "*"
+    return keys
 
 
 def _unknown_message(session: Session, name: str) -> str:
-    allowed = session.view.allowed_verbs(set(session.registry.names()))
-    close = [verb for verb in allowed if verb == session.registry.suggest(name)]
-    hint = f"; did you mean {close[0]!r}?" if close else ""
-    return f"unknown verb {name!r}{hint} (type 'help' for the verbs you may use)"
+    return unknown_verb_message(session.view, session.registry, name)

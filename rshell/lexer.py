@@ -44,13 +44,19 @@ def check_line(line: str) -> None:
 
 
 def find_shell_syntax(line: str) -> str | None:
-    """The first shell construct outside single quotes (``$`` and backticks inside double quotes too)."""
+    """The first shell construct outside quotes (``$`` and backticks inside double quotes too).
+
+    The quote model is POSIX sh's, as ``shlex`` splits: single quotes are literal up to the next
+    single quote; outside quotes a backslash makes the next character literal; inside double quotes
+    a backslash makes a following ``"`` or backslash literal (so ``"\\""`` is one quoted ``"``), and
+    a ``$`` or backtick is refused even after a backslash.
+    """
     state, index = _PLAIN, 0
     while index < len(line):
         char = line[index]
         if state == _SQUOTE:
             state = _PLAIN if char == "'" else state
-        elif char == "\\" and state == _PLAIN:
+        elif char == "\\" and (state == _PLAIN or line[index + 1 : index + 2] in ('"', "\\")):
             index += 1
         elif char in "'\"" and state == _PLAIN:
             state = char

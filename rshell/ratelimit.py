@@ -1,61 +1,134 @@
-"""Rate limits kept on disk under a lock, so separate ssh invocations share them."""
+"""Rate limits kept on disk under a lock, so separate ssh invocations share them; state fails closed."""
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import json
+import math
 import os
+import tempfile
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from rshell.errors import Denied, VerbFailed
 from rshell.policy.model import RateLimit
-from rshell.units import format_duration
+from rshell.units import MAX_DURATION_SECONDS, format_duration
+
+#: the fix an administrator needs when the state cannot be trusted (deleting it resets every limit)
+RESET_HINT = "fix or remove it to reset every limit"
 
 
 class RateLimiter:
-    """Counts actions per (verb, target) in a sliding window; one JSON file, guarded by flock."""
+    """Counts actions per (verb, key) in a sliding window: one JSON file replaced atomically
+    (temp file, fsync, rename) under an flock on a separate lock file. State that cannot be read
+    or parsed denies every limited action; it is never silently reset."""
 
-    def __init__(self, state_dir: Path, clock: object = time.time) -> None:
+    def __init__(self, state_dir: Path, clock: Callable[[], float] = time.time) -> None:
         self.path = state_dir / "ratelimit.json"
-        self._clock = clock if callable(clock) else time.time
+        self.lock_path = state_dir / "ratelimit.lock"
+        self._clock = clock
 
-    def acquire(self, verb: str, target: str, limit: RateLimit) -> None:
-        """Record one action now, or raise Denied when the window is full."""
-        key = f"{verb}:{target}"
-        try:
-            self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-        except OSError as error:
-            raise VerbFailed(f"cannot open the rate-limit state {self.path}: {error.strerror}") from None
-        with os.fdopen(fd, "r+", encoding="utf-8") as handle:
-            fcntl.flock(handle, fcntl.LOCK_EX)
-            state = _read_state(handle.read())
+    def acquire(self, verb: str, key: str, limit: RateLimit, *, shown: str | None = None) -> None:
+        """Record one action now, or raise Denied when the window is full or the state is unreadable.
+
+        ``key`` is what the budget belongs to (a container ID, a bench target, ``*``); ``shown`` is
+        how the denial names it (a container's name; empty for the verb as a whole)."""
+        entry = f"{verb}:{key}"
+        with self._locked():
+            state = self._read()
             now = float(self._clock())
-            recent = [stamp for stamp in state.get(key, []) if now - stamp < limit.per_seconds]
+            recent = [stamp for stamp in state.get(entry, []) if now - stamp < limit.per_seconds]
             if len(recent) >= limit.count:
                 wait = limit.per_seconds - (now - min(recent)) if recent else limit.per_seconds
+                what = f"{verb} {shown if shown is not None else key}".strip()
                 raise Denied(
-                    f"rate limit: {verb} {target} is allowed {limit.count} times per "
+                    f"rate limit: {what} is allowed {limit.count} times per "
                     f"{format_duration(limit.per_seconds)}; try again in {format_duration(max(wait, 1))}"
                 )
-            state[key] = [*recent, now]
-            handle.seek(0)
-            handle.truncate()
-            handle.write(json.dumps(state))
-            handle.flush()
-            os.fsync(handle.fileno())
+            state = _pruned(state, now)
+            state[entry] = [*recent, now]
+            self._write(state)
+
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[None]:
+        try:
+            self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW, 0o600)
+        except OSError as error:
+            raise VerbFailed(f"cannot open the rate-limit lock {self.lock_path}: {error.strerror}") from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)  # closing releases the lock
+
+    def _read(self) -> dict[str, list[float]]:
+        try:
+            with open(self.path, "rb") as handle:
+                data = handle.read()
+        except FileNotFoundError:
+            return {}
+        except OSError as error:
+            raise Denied(f"the rate-limit state {self.path} is unreadable ({error.strerror}); {RESET_HINT}") from None
+        state = parse_state(data)
+        if state is None:
+            raise Denied(f"the rate-limit state {self.path} is corrupt; {RESET_HINT}")
+        return state
+
+    def _write(self, state: dict[str, list[float]]) -> None:
+        directory = self.path.parent
+        try:
+            fd, temporary = tempfile.mkstemp(prefix=".ratelimit.", suffix=".tmp", dir=directory)
+        except OSError as error:
+            raise VerbFailed(f"cannot write the rate-limit state in {directory}: {error.strerror}") from None
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(json.dumps(state, allow_nan=False).encode("ascii"))
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(temporary, self.path)
+            _fsync_directory(directory)
+        except OSError as error:
+            with contextlib.suppress(OSError):
+                os.unlink(temporary)
+            raise VerbFailed(f"cannot write the rate-limit state {self.path}: {error.strerror}") from None
 
 
-def _read_state(text: str) -> dict[str, list[float]]:
+def parse_state(data: bytes) -> dict[str, list[float]] | None:
+    """The state file's entries, or None when any part of it is not what this module writes."""
     try:
-        raw = json.loads(text) if text else {}
-    except ValueError:
-        return {}
+        raw = json.loads(data.decode("utf-8"), parse_constant=_no_constant)
+    except ValueError:  # also UnicodeDecodeError, and NaN / Infinity
+        return None
     if not isinstance(raw, dict):
-        return {}
-    return {
-        str(key): [float(stamp) for stamp in value if isinstance(stamp, (int, float))]
-        for key, value in raw.items()
-        if isinstance(value, list)
-    }
+        return None
+    state: dict[str, list[float]] = {}
+    for key, stamps in raw.items():
+        if not isinstance(stamps, list) or not all(_is_stamp(stamp) for stamp in stamps):
+            return None
+        state[key] = [float(stamp) for stamp in stamps]
+    return state
+
+
+def _no_constant(name: str) -> object:
+    raise ValueError(f"{name} is not a time")
+
+
+def _is_stamp(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _pruned(state: dict[str, list[float]], now: float) -> dict[str, list[float]]:
+    """Drop stamps older than the longest possible window, so the file stays small."""
+    kept = {key: [stamp for stamp in stamps if now - stamp < MAX_DURATION_SECONDS] for key, stamps in state.items()}
+    return {key: stamps for key, stamps in kept.items() if stamps}
+
+
+def _fsync_directory(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

@@ -23,7 +23,7 @@ def local_session(policy_path: Path, mode: str, *, allow_owner_uid: int | None =
         view=view,
         registry=registry,
         engine=Engine(policy.engine_url, policy.engine_timeout),
-        audit=AuditLog(policy.audit_log),
+        audit=AuditLog(policy.audit_log, policy.audit_volume),
         limiter=RateLimiter(policy.state_dir),
         mode=mode,
     )

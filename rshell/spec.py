@@ -13,6 +13,10 @@ class ArgKind(enum.Enum):
     """What kind of thing an argument is: decides conversion, completion and policy checks."""
 
     CONTAINER = "container"
+    #: a Swarm service (rshell.swarm.targets resolves it among the visible ones)
+    SERVICE = "service"
+    #: a container, else a service; a verb with this kind has a ``--service`` switch that means services only
+    WORKLOAD = "container or service"
     VERB = "verb"
     BENCH_TARGET = "bench target"
     MODEL = "model"

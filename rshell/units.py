@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import re
 
-_DURATION = re.compile(r"(?P<number>\d+(?:\.\d+)?)(?P<unit>ms|s|m|h|d)")
+#: digits are ASCII only: ``\d`` and ``str.isdigit`` also accept other scripts' digits ("١٢")
+_DURATION = re.compile(r"(?P<number>[0-9]+(?:\.[0-9]+)?)(?P<unit>ms|s|m|h|d)")
 _DURATION_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
-_SIZE = re.compile(r"(?P<number>\d+)(?P<unit>B|KiB|MiB|GiB|TiB|kB|MB|GB|TB)")
+_SIZE = re.compile(r"(?P<number>[0-9]+)(?P<unit>B|KiB|MiB|GiB|TiB|kB|MB|GB|TB)")
 _SIZE_BYTES = {
     "B": 1,
     "KiB": 1 << 10,

@@ -15,7 +15,7 @@ from rshell.spec import Arguments, VerbSpec
 
 if TYPE_CHECKING:
     from rshell.engine import Engine
-    from rshell.policy.view import PolicyView
+    from rshell.policy.view import Decision, PolicyView
     from rshell.registry import Registry
 
 
@@ -60,6 +60,9 @@ class Context:
     cancel: threading.Event = field(default_factory=CancelSignal)
     #: the verbs of this session, for the built-ins that describe them (help, whoami)
     registry: Registry | None = None
+    #: a long-running verb (a followed stream) asks this now and then whether the policy in force now
+    #: still lets the caller run it on its targets; None: nothing to re-check (filled by the executor)
+    still_allowed: Callable[[], Decision] | None = None
 
 
 class Verb:
@@ -77,6 +80,14 @@ class Verb:
     settings: ClassVar[tuple[Field, ...]] = ()
     #: an extra paragraph for ``help VERB``
     description: ClassVar[str] = ""
+    #: modules the broker's interpreter must import to run this verb (``rshellctl policy check`` and
+    #: ``doctor`` import them there), and the package extra that installs them
+    requires: ClassVar[tuple[str, ...]] = ()
+    requires_extra: ClassVar[str] = ""
+
+    def required_modules(self, settings: Mapping[str, object]) -> tuple[str, ...]:
+        """``requires`` for a role with these settings of this verb (a verb may need less for some)."""
+        return self.requires
 
     def run(self, ctx: Context, args: Arguments) -> Iterator[Event]:
         raise NotImplementedError

@@ -57,6 +57,22 @@ SHELL_SYNTAX = [
     ("logs --since=${X} app", "${"),
     ("logs app'x'; id", ";"),
     ('logs "app" ; id', ";"),
+    # the quote model: a backslash inside double quotes keeps the quote open, so what follows is bare
+    ('logs a "\\"" && reboot || true > f', "&&"),
+    ('logs "\\"" ; id', ";"),
+    ('logs "\\"\\"" | sh', "|"),
+    ('logs "a\\"b" > f', ">"),
+    ('logs "\\\\" ; id', ";"),
+    ('logs "\\\\\\"" & id', "&"),
+    ('logs \\"a ; id', ";"),
+    ("logs \\'a ; id", ";"),
+    ("logs 'a\\' ; id", ";"),
+    ('logs "it\'s" ; id', ";"),
+    ("logs 'say \"hi' ; id", ";"),
+    ('logs "\\$HOME"', "$"),
+    ('logs "\\`id\\`"', "`"),
+    ('logs "\\"$(id)"', "$("),
+    ('logs \\\\"a" ; id', ";"),
 ]
 
 #: lines the lexer accepts: quotes and escapes make literal words, nothing is expanded
@@ -72,6 +88,17 @@ LITERAL = [
     ("logs *", ("logs", "*")),
     ("logs app#x", ("logs", "app#x")),
     ("ps\t--all", ("ps", "--all")),
+    ('logs "\\""', ("logs", '"')),
+    ('logs "a\\"b;c && d"', ("logs", 'a"b;c && d')),
+    ('logs "\\\\"', ("logs", "\\")),
+    ('logs "a\\b"', ("logs", "a\\b")),
+    ("logs 'a\\'", ("logs", "a\\")),
+    ('logs "it\'s;ok"', ("logs", "it's;ok")),
+    ("logs 'say \"hi;'", ("logs", 'say "hi;')),
+    ('logs \\"', ("logs", '"')),
+    ('logs \\\\"a;b"', ("logs", "\\a;b")),
+    ("logs a\\|b\\&c\\>d", ("logs", "a|b&c>d")),
+    ("logs \\$HOME", ("logs", "$HOME")),
 ]
 
 #: (line, fragment): control characters, bidi overrides and other invisible format characters
@@ -278,6 +305,25 @@ def test_unknown_verbs_exit_127(policy: Path, line: str) -> None:
 )
 def test_unknown_verb_suggests_the_closest_allowed_verb(policy: Path, typed: str, meant: str) -> None:
     refusal(run_rshell(policy, "-c", typed), 127, f"did you mean {meant!r}?")
+
+
+#: (line, exit code, what the one error line says): backslashes and quotes, as sshd's ``-c`` path sees them
+QUOTE_MODEL = [
+    ('logs a "\\"" && reboot || true > f', 2, f"'&&' is shell syntax: {NOT_A_SHELL}"),
+    ("logs 'a\\' ; id", 2, f"';' is shell syntax: {NOT_A_SHELL}"),
+    ('logs "\\$(id)"', 2, f"'$(' is shell syntax: {NOT_A_SHELL}"),
+    ('logs "a\\"b', 2, "cannot split the line: No closing quotation"),
+    ("logs a\\", 2, "cannot split the line: No escaped character"),
+    ('logs "\\""', 126, "no single container '\"' is visible"),
+    ('logs "a\\"b;c && d"', 126, "no single container 'a\"b;c && d' is visible"),
+]
+
+
+@pytest.mark.parametrize(("line", "status", "fragment"), QUOTE_MODEL)
+def test_dash_c_quote_model(policy: Path, line: str, status: int, fragment: str) -> None:
+    outcome = run_rshell(policy, "-c", line)
+    refusal(outcome, status, fragment)
+    assert outcome.stdout == ""
 
 
 def test_single_quoted_semicolon_reaches_target_resolution_not_the_lexer(policy: Path) -> None:

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from rshell.errors import PolicyError
+from rshell.policy.filecheck import read_checked, read_policy_file
 from tests.support.checks import refusal, success
 from tests.support.shell import as_user, run_rshell, write_policy
 
@@ -146,3 +148,146 @@ def test_allow_user_owned_policy_still_refuses_a_writable_file(public_dir: Path)
     path = _nobody_policy(public_dir, NOBODY_UID)
     path.chmod(0o646)
     refusal(run_rshell(path, "--allow-user-owned-policy", "-c", "whoami", prefix=NOBODY), 1, "writable by others")
+
+
+# --- symlinks: the link's own directories count as much as the target's ---------------------------
+
+
+def _good(tmp_path: Path) -> Path:
+    """A policy root may trust: root's, 0600, in root's 0700 directory."""
+    return write_policy(tmp_path / "real", BODY)
+
+
+def _dir(tmp_path: Path, name: str, mode: int) -> Path:
+    directory = tmp_path / name
+    directory.mkdir()
+    directory.chmod(mode)
+    return directory
+
+
+def _link_in_writable_dir(tmp_path: Path) -> Path:
+    link = _dir(tmp_path, "open", 0o777) / "policy.yaml"
+    link.symlink_to(_good(tmp_path))
+    return link
+
+
+def _link_in_root_dir(tmp_path: Path) -> Path:
+    link = _dir(tmp_path, "etc-rshell", 0o755) / "policy.yaml"
+    link.symlink_to(_good(tmp_path))
+    return link
+
+
+def _relative_link(tmp_path: Path) -> Path:
+    _good(tmp_path)
+    link = _dir(tmp_path, "etc-rshell", 0o755) / "policy.yaml"
+    link.symlink_to("../real/policy.yaml")
+    return link
+
+
+def _users_link_in_sticky_dir(tmp_path: Path) -> Path:
+    """Sticky protects root's entries, not a link its owner can point anywhere."""
+    link = _dir(tmp_path, "sticky", 0o1777) / "policy.yaml"
+    link.symlink_to(_good(tmp_path))
+    os.chown(link, NOBODY_UID, 0, follow_symlinks=False)
+    return link
+
+
+def _chain_through_writable_dir(tmp_path: Path) -> Path:
+    middle = _dir(tmp_path, "open", 0o777) / "middle.yaml"
+    middle.symlink_to(_good(tmp_path))
+    first = _dir(tmp_path, "etc-rshell", 0o755) / "policy.yaml"
+    first.symlink_to(middle)
+    return first
+
+
+def _directory_link_into_writable_dir(tmp_path: Path) -> Path:
+    target = _dir(tmp_path, "open", 0o777)
+    write_policy(target, BODY)
+    target.chmod(0o777)
+    link = _dir(tmp_path, "etc", 0o755) / "rshell"
+    link.symlink_to(target, target_is_directory=True)
+    return link / "policy.yaml"
+
+
+def _dotdot_after_directory_link(tmp_path: Path) -> Path:
+    """``link/..`` is the link target's parent, as the kernel resolves it, not the link's directory."""
+    sub = _good(tmp_path).parent / "sub"
+    sub.mkdir(mode=0o755)
+    link = _dir(tmp_path, "etc-rshell", 0o755) / "sub"
+    link.symlink_to(sub, target_is_directory=True)
+    return link / ".." / "policy.yaml"
+
+
+def _loop(tmp_path: Path) -> Path:
+    directory = _dir(tmp_path, "etc-rshell", 0o755)
+    (directory / "a.yaml").symlink_to(directory / "policy.yaml")
+    (directory / "policy.yaml").symlink_to(directory / "a.yaml")
+    return directory / "policy.yaml"
+
+
+#: (how the path is made, what the refusal says; None: the shell starts)
+SYMLINKS: dict[str, tuple[Callable[[Path], Path], str | None]] = {
+    "link-in-writable-dir": (_link_in_writable_dir, "directory of a symlink to the policy file"),
+    "link-in-root-dir": (_link_in_root_dir, None),
+    "relative-link": (_relative_link, None),
+    "users-link-in-sticky-dir": (_users_link_in_sticky_dir, f"is owned by uid {NOBODY_UID}, not root"),
+    "chain-through-writable-dir": (_chain_through_writable_dir, "directory of a symlink to the policy file"),
+    "directory-link-into-writable-dir": (_directory_link_into_writable_dir, "directory of the policy file"),
+    "dotdot-after-directory-link": (_dotdot_after_directory_link, None),
+    "loop": (_loop, "symbolic links"),
+}
+
+
+@pytest.mark.parametrize(("make", "fragment"), list(SYMLINKS.values()), ids=list(SYMLINKS))
+def test_symlinked_policy_is_checked_along_every_directory(
+    tmp_path: Path, make: Callable[[Path], Path], fragment: str | None
+) -> None:
+    path = make(tmp_path)
+    if fragment is None:
+        success(run_rshell(path, "-c", "whoami"))
+    else:
+        message = refusal(run_rshell(path, "-c", "ps"), 1, fragment)
+        assert message.endswith("refusing to start")
+
+
+# --- the checked descriptor is the one read: replacing the path after the open changes nothing -----
+
+
+def test_a_file_swapped_in_after_the_open_is_not_read(tmp_path: Path) -> None:
+    path = _good(tmp_path)
+    swapped = path.with_name("swapped.yaml")
+    swapped.write_text("version: 1\nprincipals: {users: {root: admin}}\n")
+    swapped.chmod(0o600)
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.replace(swapped, path)  # between the open and the read, as a race would
+        with pytest.raises(PolicyError, match="was replaced while it was being read"):
+            read_checked(fd, path)
+    finally:
+        os.close(fd)
+
+
+def test_the_mode_checked_is_the_opened_files_not_the_paths(tmp_path: Path) -> None:
+    """The opened file was writable by others; a good file put at the path afterwards does not excuse it."""
+    path = _good(tmp_path)
+    path.chmod(0o666)
+    good = path.with_name("good.yaml")
+    good.write_text(BODY)
+    good.chmod(0o600)
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.replace(good, path)
+        with pytest.raises(PolicyError, match="is writable by group and others"):
+            read_checked(fd, path)
+    finally:
+        os.close(fd)
+
+
+def test_the_bytes_returned_are_the_opened_files(tmp_path: Path) -> None:
+    path = _good(tmp_path)
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        assert read_checked(fd, path) == path.read_bytes()
+        assert read_policy_file(path) == path.read_bytes()
+    finally:
+        os.close(fd)

@@ -1,4 +1,4 @@
-"""Default deny: a user without a role gets only whoami/help; a verb outside the role is denied with its reason."""
+"""Default deny: a user without a role gets only help/exit; a verb outside the role is denied with its reason."""
 
 from __future__ import annotations
 
@@ -26,15 +26,12 @@ def test_user_without_a_role_is_denied_every_verb(public_dir: Path, line: str) -
     assert record["targets"] == []
 
 
-def test_user_without_a_role_may_still_ask_who_they_are(public_dir: Path) -> None:
+def test_user_without_a_role_gets_only_help_and_exit(public_dir: Path) -> None:
     path, _ = write_shared_policy(public_dir, ONLY_ROOT, writer_uid=65534)
-    document = success(run_rshell(path, "-c", "whoami --json", prefix=NOBODY)).json()
-    assert document["role"] is None
-    assert document["verbs"] == ["exit", "help", "quit", "whoami"]
-    assert document["containers"] == []
-    helped = success(run_rshell(path, "-c", "help", prefix=NOBODY)).stdout
-    assert "whoami" in helped
-    assert "restart" not in helped
+    refusal(run_rshell(path, "-c", "whoami --json", prefix=NOBODY), 126, "has no role", json_error=True)
+    document = success(run_rshell(path, "-c", "help --json", prefix=NOBODY)).json()
+    assert [row["verb"] for row in document["verbs"]] == ["exit", "help", "quit"]
+    assert "You have no role: user 'nobody' has no role in the policy" in document["note"]
 
 
 def test_a_group_entry_gives_the_role(public_dir: Path) -> None:
@@ -64,7 +61,7 @@ def test_verb_outside_the_role_is_denied_with_the_reason(
 
 def test_help_for_a_verb_outside_the_role_is_unknown(policy_dir: Path) -> None:
     path = write_policy(policy_dir, "principals:\n  users: {root: viewer}\nroles:\n  viewer: {verbs: [ps]}\n")
-    refusal(run_rshell(path, "-c", "help restart"), 127, "no verb 'restart' is available to you")
+    refusal(run_rshell(path, "-c", "help restart"), 127, "unknown verb 'restart' (type 'help'")
 
 
 # --- the view itself ------------------------------------------------------------------------------
@@ -93,7 +90,8 @@ def test_view_for_picks_one_role_or_none(
     assert view.role_name == role
     assert reason in view.role_reason
     assert view.decide_verb("ps").allowed is (role is not None)
-    assert view.decide_verb("whoami").allowed
+    assert view.decide_verb("whoami").allowed is (role is not None)
+    assert view.decide_verb("help").allowed
 
 
 @pytest.mark.parametrize(

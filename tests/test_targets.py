@@ -1,4 +1,4 @@
-"""Target resolution on the real engine: the engine picks one container, the policy judges that container.
+"""Target resolution on the real engine: a name, ID or ID prefix is matched among the visible containers only.
 
 Every way of naming a container the policy hides gets 126 and the very message a name that does
 not exist gets, so probing reveals nothing.
@@ -8,13 +8,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from rshell.targets import NOT_VISIBLE
 from tests.support.checks import refusal, success
 from tests.support.engine import EngineContainers
-from tests.support.shell import audit_records, run_rshell
+from tests.support.shell import audit_records, run_rshell, write_policy
 
 
 def _id(containers: EngineContainers, suffix: str) -> str:
@@ -94,15 +95,40 @@ def test_visible_targets_resolve_to_one_container(
     assert record["decision"] == "allowed"
 
 
-def test_ambiguous_id_prefix_is_denied(policy: Path, containers: EngineContainers) -> None:
-    """A one-character prefix shared by a visible container and another one resolves to nothing."""
-    prefix = _id(containers, "app")[0]
-    others = [row["Id"] for row in containers.client.api.containers(all=True) if row["Id"] != _id(containers, "app")]
-    attempt = 0
-    while not any(other.startswith(prefix) for other in others):
-        attempt += 1
-        assert attempt < 200, "could not make a container sharing the prefix"
-        made = containers.run(f"twin{attempt}", "true", start=False)
-        others.append(made.id)
-    message = refusal(run_rshell(policy, "-c", f"logs {prefix}"), 126)
-    assert message == NOT_VISIBLE.format(text=prefix)
+def _twin(containers: EngineContainers, of: str, stem: str) -> Any:
+    """Create stopped containers until one's ID starts with the same character as ``of``; return it."""
+    for attempt in range(200):
+        made = containers.run(f"{stem}{attempt}", "true", start=False)
+        if made.id[0] == of[0]:
+            return made
+    raise AssertionError("could not make a container sharing the prefix")
+
+
+def _names_policy(policy_dir: Path, *names: str) -> Path:
+    """root may run logs on exactly these containers."""
+    role = f"{{verbs: [logs], containers: {{names: [{', '.join(names)}]}}}}"
+    return write_policy(policy_dir, f"principals: {{users: {{root: viewer}}}}\nroles:\n  viewer: {role}\n")
+
+
+def test_id_prefix_shared_by_two_visible_containers_is_denied(policy_dir: Path, containers: EngineContainers) -> None:
+    """Ambiguity among the containers the caller sees is an answer like any other: not visible."""
+    app = _id(containers, "app")
+    twin = _twin(containers, app, "vtwin")
+    policy = _names_policy(policy_dir, containers.name("app"), twin.name)
+    message = refusal(run_rshell(policy, "-c", f"logs {app[0]}"), 126)
+    assert message == NOT_VISIBLE.format(text=app[0])
+
+
+def test_id_prefix_shared_with_a_hidden_container_resolves_to_the_visible_one(
+    policy_dir: Path, containers: EngineContainers
+) -> None:
+    """Prefixes are matched among visible containers only: a hidden twin is neither found nor makes it ambiguous."""
+    app = _id(containers, "app")
+    hidden = str(_twin(containers, app, "htwin").id)
+    policy = _names_policy(policy_dir, containers.name("app"))
+    shared = next(app[:n] for n in range(1, 64) if hidden[: n + 1] != app[: n + 1])
+    outcome = success(run_rshell(policy, "-c", f"logs {shared} --tail 1 --json"))
+    assert outcome.json()["container"] == containers.name("app")
+    hidden_only = hidden[: len(shared) + 1]
+    message = refusal(run_rshell(policy, "-c", f"logs {hidden_only}"), 126)
+    assert message == NOT_VISIBLE.format(text=hidden_only)

@@ -2,7 +2,9 @@
 
 A change is flagged only when it is both large (more than 10 %) and beyond the noise (more than
 two standard deviations, taking the larger spread of the two runs), so a noisy metric that
-moved 12 % is not called a regression.
+moved 12 % is not called a regression. The two runs' setups are compared too (ollama version,
+num_ctx, keep_alive, prompts, and per model its digest, quantisation and loaded context length):
+every difference is listed, and the rows of a model whose setup differs are marked UNLIKE.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from rshell.bench.metrics import METRICS
-from rshell.events import Column, JSONValue, Result, TableView
+from rshell.events import Column, JSONValue, LinesView, Result, TableView
 
 THRESHOLD_PERCENT = 10.0
 THRESHOLD_STDEVS = 2.0
@@ -27,6 +29,7 @@ COMPARE_TABLE = TableView(
         Column("shown_b", "RUN B"),
         Column("shown_delta", "CHANGE"),
         Column("flag", "FLAG"),
+        Column("setup", "SETUP"),
     ),
     empty="(the two runs share no model and test)",
 )
@@ -96,16 +99,90 @@ def compare_runs(run_a: Mapping[str, Any], run_b: Mapping[str, Any]) -> list[Met
     ]
 
 
+#: what a run's setup is: (label, where in the document); None where not recorded
+RUN_SETUP: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("ollama version", ("ollama_version",)),
+    ("num_ctx", ("method", "num_ctx")),
+    ("keep_alive", ("method", "keep_alive_s")),
+    ("prompts", ("method", "prompt_source")),
+)
+MODEL_SETUP = (("digest", "digest"), ("quantisation", "quantization_level"), ("loaded context", "context_length"))
+SETUP_NOTES = LinesView("setup_notes")
+
+
+@dataclass(frozen=True)
+class SetupChange:
+    """One way the two runs were set up differently; ``model`` None: the whole run."""
+
+    what: str
+    model: str | None
+    before: JSONValue
+    after: JSONValue
+
+    def to_json(self) -> dict[str, JSONValue]:
+        return {"what": self.what, "model": self.model, "a": self.before, "b": self.after}
+
+    def note(self) -> str:
+        where = f"{self.model} " if self.model else ""
+        return f"setup differs: {where}{self.what} {_shown_value(self.before)} -> {_shown_value(self.after)}"
+
+
+def setup_changes(run_a: Mapping[str, Any], run_b: Mapping[str, Any]) -> list[SetupChange]:
+    """Every recorded setting that differs between the runs (a setting only one run recorded counts)."""
+    changes = [
+        SetupChange(label, None, _at(run_a, path), _at(run_b, path))
+        for label, path in RUN_SETUP
+        if _at(run_a, path) != _at(run_b, path)
+    ]
+    models_a = {str(model.get("name")): model for model in run_a.get("models") or [] if isinstance(model, Mapping)}
+    for model in run_b.get("models") or []:
+        before = models_a.get(str(model.get("name"))) if isinstance(model, Mapping) else None
+        if before is None:
+            continue
+        changes += [
+            SetupChange(label, str(model.get("name")), _json(before.get(key)), _json(model.get(key)))
+            for label, key in MODEL_SETUP
+            if before.get(key) != model.get(key)
+        ]
+    return changes
+
+
 def compare_result(run_a: Mapping[str, Any], run_b: Mapping[str, Any]) -> Result:
     changes = compare_runs(run_a, run_b)
-    rows: list[JSONValue] = [change.to_json() for change in changes]
+    setup = setup_changes(run_a, run_b)
+    unlike_all = any(change.model is None for change in setup)
+    unlike = {change.model for change in setup}
+    rows: list[JSONValue] = [
+        {**change.to_json(), "setup": "UNLIKE" if unlike_all or change.model in unlike else ""} for change in changes
+    ]
     data: dict[str, JSONValue] = {
         "run_a": str(run_a.get("run_id")),
         "run_b": str(run_b.get("run_id")),
+        "comparable": not setup,
+        "setup_changes": [change.to_json() for change in setup],
+        "setup_notes": [change.note() for change in setup],
         "changes": rows,
         "significant": sum(change.significant for change in changes),
     }
-    return Result(data, COMPARE_TABLE)
+    return Result(data, COMPARE_TABLE, (SETUP_NOTES,))
+
+
+def _at(document: Mapping[str, Any], path: tuple[str, ...]) -> JSONValue:
+    value: Any = document
+    for key in path:
+        value = value.get(key) if isinstance(value, Mapping) else None
+    return _json(value)
+
+
+def _json(value: Any) -> JSONValue:
+    return value if isinstance(value, (str, int, float, bool)) or value is None else str(value)
+
+
+def _shown_value(value: JSONValue) -> str:
+    if value is None:
+        return "(not recorded)"
+    text = str(value)
+    return text[:12] if len(text) == 64 else text  # a digest: its first 12 characters, as `ollama ls` shows
 
 
 def _summaries(document: Mapping[str, Any]) -> Iterator[tuple[tuple[str, str, str], Summary]]:

@@ -5,14 +5,15 @@ from __future__ import annotations
 import contextlib
 import json
 import sqlite3
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from rshell.bench.lock import state_directory
+from rshell.bench.policy import normalize_model, target_policy
 from rshell.errors import VerbFailed
-from rshell.events import Column, JSONValue, Result, TableView
+from rshell.events import Column, JSONValue, LinesView, Result, TableView
 
 HISTORY_FILE = "bench.sqlite3"
 SCHEMA = (
@@ -65,8 +66,32 @@ class HistoryEntry:
         }
 
 
+@dataclass(frozen=True)
+class HistoryScope:
+    """The stored runs one caller may see: those on its own bench targets whose every model it may
+    benchmark there. Every other run is, to this caller, a run that does not exist."""
+
+    #: target name -> the local models (normalised) the caller may benchmark on it
+    targets: Mapping[str, frozenset[str]]
+
+    @classmethod
+    def of(cls, settings: Mapping[str, object]) -> HistoryScope:
+        """The scope the caller's bench settings (``roles.R.settings.bench``) give."""
+        raw = settings.get("targets")
+        names = [str(name) for name in raw] if isinstance(raw, Mapping) else []
+        policies = (target_policy(settings, name) for name in names)
+        return cls({target.name: frozenset(map(normalize_model, target.local_models)) for target in policies})
+
+    def admits(self, target: str, models: Iterable[str]) -> bool:
+        allowed = self.targets.get(target)
+        return allowed is not None and all(normalize_model(model) in allowed for model in models)
+
+    def admits_document(self, document: Mapping[str, Any]) -> bool:
+        return self.admits(str(document.get("target")), [str(model.get("name")) for model in _models(document)])
+
+
 class BenchHistory:
-    """The history database at ``state_dir / bench.sqlite3``."""
+    """The history database at ``state_dir / bench.sqlite3``; reads see only what a scope admits."""
 
     def __init__(self, state_dir: Path) -> None:
         self.path = state_dir / HISTORY_FILE
@@ -91,29 +116,37 @@ class BenchHistory:
                 [(document["run_id"], model) for model in models],
             )
 
-    def recent(self, model: str | None, limit: int) -> list[HistoryEntry]:
-        """The newest runs first, only those that benchmarked ``model`` when it is given."""
-        if not self.path.exists():
+    def recent(self, model: str | None, limit: int, scope: HistoryScope) -> list[HistoryEntry]:
+        """The newest runs ``scope`` admits first, only those that benchmarked ``model`` when it is given."""
+        if not self.path.exists() or not scope.targets:
             return []
-        query = "SELECT run_id, started_at, target, partial, document FROM runs"
-        parameters: tuple[object, ...] = ()
+        marks = ", ".join("?" for _ in scope.targets)
+        query = f"SELECT run_id, started_at, target, partial, document FROM runs WHERE target IN ({marks})"  # noqa: S608 - only placeholders
+        parameters: tuple[object, ...] = tuple(scope.targets)
         if model is not None:
-            query += " WHERE run_id IN (SELECT run_id FROM run_models WHERE model = ?)"
-            parameters = (model,)
-        query += " ORDER BY started_at DESC, rowid DESC LIMIT ?"
+            query += " AND run_id IN (SELECT run_id FROM run_models WHERE model = ?)"
+            parameters = (*parameters, model)
+        query += " ORDER BY started_at DESC, rowid DESC"
+        entries: list[HistoryEntry] = []
         with self._connection() as connection:
-            rows = connection.execute(query, (*parameters, limit)).fetchall()
-        return [HistoryEntry(row[0], row[1], row[2], bool(row[3]), json.loads(row[4])) for row in rows]
+            for row in connection.execute(query, parameters):
+                entry = HistoryEntry(row[0], row[1], row[2], bool(row[3]), json.loads(row[4]))
+                if scope.admits_document(entry.document):
+                    entries.append(entry)
+                if len(entries) >= limit:
+                    break
+        return entries
 
-    def load(self, run_id: str) -> Mapping[str, Any]:
-        """The stored document of one run; VerbFailed naming the id when there is none."""
+    def load(self, run_id: str, scope: HistoryScope) -> Mapping[str, Any]:
+        """The stored document of one run ``scope`` admits; for a run it does not admit, the same
+        VerbFailed as for an id that was never recorded."""
         row = None
         if self.path.exists():
             with self._connection() as connection:
                 row = connection.execute("SELECT document FROM runs WHERE run_id = ?", (run_id,)).fetchone()
-        if row is None:
+        document: Mapping[str, Any] = json.loads(row[0]) if row is not None else {}
+        if row is None or not scope.admits_document(document):
             raise VerbFailed(f"bench: no recorded run {run_id!r} (see 'bench history')")
-        document: Mapping[str, Any] = json.loads(row[0])
         return document
 
     @contextlib.contextmanager
@@ -133,8 +166,13 @@ class BenchHistory:
             connection.close()
 
 
-def history_result(entries: list[HistoryEntry]) -> Result:
+def history_result(entries: list[HistoryEntry], form: str = "table") -> Result:
     rows: list[JSONValue] = [entry.to_json() for entry in entries]
+    if form != "table":
+        from rshell.bench.formats import history_lines  # noqa: PLC0415 - only when asked for
+
+        lines: list[JSONValue] = list(history_lines([entry.document for entry in entries], form))
+        return Result({"runs": rows, "formatted": lines}, LinesView("formatted"))
     return Result({"runs": rows}, HISTORY_TABLE)
 
 

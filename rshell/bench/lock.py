@@ -1,7 +1,9 @@
 """One bench at a time per target, across processes: a non-blocking flock in the state directory.
 
-Two benches on one GPU would measure each other, so the second is refused rather than queued.
-The lock belongs to the open file, so it is released when the holder exits, even on a crash.
+Two benches on one GPU would measure each other, so the second is refused rather than queued:
+nobody ever waits for this lock. The holder keeps it at most about its ``total_timeout``, since
+every ollama call it makes has a deadline inside that and a cancel cuts it at once. The lock
+belongs to the open file, so it is released when the holder exits, even on a crash.
 """
 
 from __future__ import annotations

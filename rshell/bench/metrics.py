@@ -1,11 +1,23 @@
 """What one run measured, and the statistics over runs.
 
-Rates come from the server's own counters, as ollama documents them (docs/api.md: "divide
-eval_count / eval_duration * 10^9"; all durations are nanoseconds), so network time does not
-count against the GPU. Tokens read from the prompt cache (``prompt_eval_cached_count``, where the
-server reports it) are not prompt processing and are subtracted. TTFT and end-to-end are timed
-on the client, as a user would feel them. Statistics follow llama-bench: mean ± sample standard
-deviation over the repetitions, plus median, min and max.
+Rates come from the server's own counters, as llama-bench defines them (tokens processed per
+second of GPU time), so network time does not count against the GPU; all durations are
+nanoseconds (docs/api.md). Two corrections make ollama's counters mean that:
+
+- generation: the runner starts its clock when the first token is sampled
+  (runner/llamarunner/runner.go processBatch ``if seq.numDecoded == 1 { seq.startGenerationTime =
+  time.Now() }``; llama.cpp tools/server/server.cpp sets t_start_generation at ``n_decoded == 1``,
+  which v0.30+ reports as predicted_ms), so ``eval_duration`` covers ``eval_count - 1`` decode
+  steps: the rate is ``(eval_count - 1) / eval_duration``;
+- prompt: from v0.30 ``prompt_eval_count`` is ``CacheN + PromptN`` (llm/llama_server.go
+  ``llamaServerTimings.promptEvalCount``) while ``prompt_eval_duration`` is PromptMS, the evaluated
+  tokens' time only. The cached tokens are ``prompt_eval_cached_count`` where the server reports
+  it (ollama PR #17943), else the prefix a bench prompt shares with the previous one: its BOS
+  token (rshell.bench.prompts makes every prompt differ right after it). Before v0.30 the count
+  is already the evaluated tokens (numPromptInputs) and nothing is subtracted.
+
+TTFT and end-to-end are timed on the client, as a user would feel them. Statistics follow
+llama-bench: mean ± sample standard deviation over the repetitions, plus median, min and max.
 """
 
 from __future__ import annotations
@@ -18,6 +30,9 @@ from typing import Any
 from rshell.events import JSONValue
 
 NS_PER_SECOND = 1e9
+#: the first release whose prompt_eval_count includes cached tokens (PR #16428, 2026-06-02)
+COUNTS_CACHED_FROM = (0, 30)
+NO_DONE = "no final chunk"
 
 #: metrics kept per test: key → (label, unit, higher is better)
 METRICS: dict[str, tuple[str, str, bool]] = {
@@ -46,11 +61,17 @@ class RunSample:
     requested_tokens: int
 
     @classmethod
-    def from_final(cls, final: Mapping[str, Any], ttft_s: float, e2e_s: float, requested: int) -> RunSample:
-        """Build from the stream's ``done`` chunk; missing counters (e.g. a fully cached prompt) are 0."""
+    def from_final(
+        cls, final: Mapping[str, Any], ttft_s: float, e2e_s: float, requested: int, *, assumed_cached: int = 0
+    ) -> RunSample:
+        """Build from the stream's ``done`` chunk; missing counters (e.g. a fully cached prompt) are 0.
+
+        ``assumed_cached``: the tokens counted in prompt_eval_count but not evaluated, when the
+        server does not report ``prompt_eval_cached_count`` (see the module docstring)."""
+        reported = final.get("prompt_eval_cached_count")
         return cls(
             prompt_eval_count=_count(final, "prompt_eval_count"),
-            cached_tokens=_count(final, "prompt_eval_cached_count"),
+            cached_tokens=_count(final, "prompt_eval_cached_count") if reported is not None else assumed_cached,
             prompt_eval_ns=_count(final, "prompt_eval_duration"),
             eval_count=_count(final, "eval_count"),
             eval_ns=_count(final, "eval_duration"),
@@ -62,6 +83,11 @@ class RunSample:
             requested_tokens=requested,
         )
 
+    @classmethod
+    def truncated(cls, tokens: int, ttft_s: float, e2e_s: float, requested: int) -> RunSample:
+        """A stream that ended without its final chunk: ``tokens`` arrived, no counters."""
+        return cls(0, 0, 0, tokens, 0, 0, 0, NO_DONE, ttft_s, e2e_s, requested)
+
     @property
     def evaluated_prompt_tokens(self) -> int:
         return max(self.prompt_eval_count - self.cached_tokens, 0)
@@ -72,7 +98,8 @@ class RunSample:
 
     @property
     def gen_tps(self) -> float | None:
-        return _rate(self.eval_count, self.eval_ns)
+        """Decode steps per second: the first of ``eval_count`` tokens is not timed."""
+        return _rate(self.eval_count - 1, self.eval_ns)
 
     @property
     def load_s(self) -> float:
@@ -80,8 +107,9 @@ class RunSample:
 
     @property
     def stopped_short(self) -> bool:
-        """The model stopped (end of sequence, stop word) before producing the tokens asked for."""
-        return self.done_reason != "length" and self.eval_count < self.requested_tokens
+        """Fewer tokens than asked for: the model stopped (end of sequence, stop word, ollama's
+        repeat limit) or the stream ended without its final chunk."""
+        return self.done_reason == NO_DONE or (self.done_reason != "length" and self.eval_count < self.requested_tokens)
 
     def value(self, metric: str) -> float | None:
         values: dict[str, float | None] = {
@@ -97,6 +125,7 @@ class RunSample:
         return {
             "prompt_tokens": self.prompt_eval_count,
             "cached_tokens": self.cached_tokens,
+            "evaluated_prompt_tokens": self.evaluated_prompt_tokens,
             "generated_tokens": self.eval_count,
             "done_reason": self.done_reason,
             "stopped_short": self.stopped_short,
@@ -148,3 +177,12 @@ def _rate(tokens: int, nanoseconds: int) -> float | None:
 def _count(final: Mapping[str, Any], key: str) -> int:
     value = final.get(key)
     return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else 0
+
+
+def counts_cached_tokens(version: str) -> bool | None:
+    """Whether this ollama version's prompt_eval_count includes cached tokens; None: unknown."""
+    try:
+        numbers = tuple(int(part) for part in version.lstrip("v").split("-")[0].split(".")[:2])
+    except ValueError:
+        return None
+    return numbers >= COUNTS_CACHED_FROM if len(numbers) == 2 else None

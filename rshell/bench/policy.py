@@ -42,6 +42,9 @@ _TARGET = Field(
         ),
         Field("max_tokens", Kind.INTEGER, "cap on generated tokens per run", default=512, minimum=1, maximum=131072),
         Field("run_timeout", Kind.DURATION, "time allowed for one run", default=120.0),
+        Field("load_timeout", Kind.DURATION, "time allowed for the warm-up, which may load the model", default=300.0),
+        Field("keep_alive", Kind.DURATION, "keep_alive sent with every request", default=300.0),
+        Field("max_num_ctx", Kind.INTEGER, "cap on --num-ctx", default=131072, minimum=1, maximum=1048576),
         Field("total_timeout", Kind.DURATION, "time allowed for the whole bench", default=1800.0),
         Field("allow_custom_prompts", Kind.BOOLEAN, "whether --prompt TEXT is accepted", default=False),
         Field(
@@ -72,6 +75,9 @@ class TargetPolicy:
     max_tokens: int = 512
     run_timeout: float = 120.0
     total_timeout: float = 1800.0
+    load_timeout: float = 300.0
+    keep_alive: float = 300.0
+    max_num_ctx: int = 131072
     allow_custom_prompts: bool = False
     max_prompt_length: int = 2000
 
@@ -87,6 +93,10 @@ class TargetPolicy:
     @property
     def local_models(self) -> tuple[str, ...]:
         return tuple(name for name in self.models if not is_cloud_model(name))
+
+    def check_num_ctx(self, num_ctx: int) -> None:
+        if num_ctx > self.max_num_ctx:
+            raise Denied(f"bench: --num-ctx {num_ctx} is more than target {self.name!r} allows ({self.max_num_ctx})")
 
     def choose_prompts(self, set_name: str | None, custom: str | None) -> tuple[tuple[str, ...], str]:
         """The prompts to use and where they come from: built in, a named set, or the user's own."""
@@ -122,13 +132,17 @@ def target_policy(settings: Mapping[str, object], name: str) -> TargetPolicy:
         max_tokens=_int(raw, "max_tokens", 512),
         run_timeout=_seconds(raw, "run_timeout", 120.0),
         total_timeout=_seconds(raw, "total_timeout", 1800.0),
+        load_timeout=_seconds(raw, "load_timeout", 300.0),
+        keep_alive=_seconds(raw, "keep_alive", 300.0),
+        max_num_ctx=_int(raw, "max_num_ctx", 131072),
         allow_custom_prompts=raw.get("allow_custom_prompts") is True,
         max_prompt_length=_int(raw, "max_prompt_length", 2000),
     )
 
 
 def is_cloud_model(model: str) -> bool:
-    tag = model.rpartition(":")[2] if ":" in model else ""
+    """``:cloud`` and ``:...-cloud`` tags, in any case (ollama's names are case-insensitive)."""
+    tag = model.rpartition(":")[2].lower() if ":" in model else ""
     return tag == "cloud" or tag.endswith("-cloud")
 
 

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from rshell.bench.formats import formatted_lines
 from rshell.bench.metrics import METRICS, RunSample, Stats, summarize
 from rshell.bench.runner import ModelRecord
 from rshell.events import Column, FieldsView, JSONValue, LinesView, Result, TableView
@@ -19,9 +20,11 @@ TABLE = TableView(
         Column("runs", "RUNS"),
         Column("rate", "TOK/S"),
         Column("median", "MEDIAN"),
+        Column("tokens", "TOKENS"),
         Column("ttft", "TTFT"),
         Column("e2e", "END-TO-END"),
         Column("short", "SHORT"),
+        Column("excluded", "LEFT OUT"),
     ),
     empty="(no run finished)",
 )
@@ -36,6 +39,7 @@ FIELDS = FieldsView(
     )
 )
 NOTES = LinesView("notes")
+FORMATTED = LinesView("formatted")
 
 
 @dataclass(frozen=True)
@@ -44,6 +48,9 @@ class WorkloadSummary:
 
     name: str
     samples: tuple[RunSample, ...]
+    #: every attempt that came back short (retried), and the runs that stayed short (left out)
+    short: tuple[RunSample, ...] = ()
+    excluded: int = 0
 
     def stats(self, metric: str) -> Stats | None:
         return summarize(self.samples, metric)
@@ -54,7 +61,14 @@ class WorkloadSummary:
 
     @property
     def stopped_short(self) -> int:
-        return sum(sample.stopped_short for sample in self.samples)
+        return len(self.short)
+
+    @property
+    def tokens_mean(self) -> float | None:
+        """The real size of the test: evaluated prompt tokens (pp), generated tokens (tg)."""
+        if self.headline_metric == "prompt_tps":
+            return _mean([sample.evaluated_prompt_tokens for sample in self.samples])
+        return _mean([sample.eval_count for sample in self.samples])
 
     def to_json(self) -> dict[str, JSONValue]:
         stats = {metric: _stats_json(self.stats(metric)) for metric in METRICS}
@@ -62,6 +76,8 @@ class WorkloadSummary:
             "test": self.name,
             "runs": len(self.samples),
             "stopped_short": self.stopped_short,
+            "excluded_runs": self.excluded,
+            "short_runs": [sample.to_json() for sample in self.short],
             "prompt_tokens_mean": _mean([sample.evaluated_prompt_tokens for sample in self.samples]),
             "generated_tokens_mean": _mean([sample.eval_count for sample in self.samples]),
             **stats,
@@ -82,6 +98,8 @@ class ModelSummary:
     size_vram_bytes: int | None
     context_length: int | None
     tests: tuple[WorkloadSummary, ...]
+    digest: str | None = None
+    busy_retries: int = 0
 
     @classmethod
     def from_record(cls, record: ModelRecord) -> ModelSummary:
@@ -95,7 +113,13 @@ class ModelSummary:
             size_bytes=_int(running.get("size")),
             size_vram_bytes=_int(running.get("size_vram")),
             context_length=_int(running.get("context_length")),
-            tests=tuple(WorkloadSummary(name, tuple(samples)) for name, samples in record.samples.items() if samples),
+            tests=tuple(
+                WorkloadSummary(name, tuple(samples), tuple(record.short.get(name, ())), record.excluded.get(name, 0))
+                for name, samples in record.samples.items()
+                if samples or record.short.get(name)
+            ),
+            digest=_text(record.tag.get("digest")) or _text(running.get("digest")),
+            busy_retries=record.busy_retries,
         )
 
     def to_json(self) -> dict[str, JSONValue]:
@@ -108,6 +132,8 @@ class ModelSummary:
             "size_bytes": self.size_bytes,
             "size_vram_bytes": self.size_vram_bytes,
             "context_length": self.context_length,
+            "digest": self.digest,
+            "busy_retries": self.busy_retries,
             "load": {"cold_s": self.cold_load_s, "warm_s": _stats_json(warm)},
             "tests": [test.to_json() for test in self.tests],
         }
@@ -132,9 +158,11 @@ def _row(model: str, test: WorkloadSummary) -> dict[str, JSONValue]:
         "runs": str(len(test.samples)),
         "rate": f"{rate.mean:.1f} ± {rate.stdev:.1f}" if rate else "-",
         "median": f"{rate.median:.1f}" if rate else "-",
+        "tokens": f"{test.tokens_mean:.0f}" if test.tokens_mean is not None else "-",
         "ttft": format_seconds(ttft.mean) if ttft else "-",
         "e2e": format_seconds(e2e.mean) if e2e else "-",
         "short": str(test.stopped_short),
+        "excluded": str(test.excluded),
     }
 
 
@@ -143,10 +171,13 @@ def format_seconds(seconds: float) -> str:
     return f"{seconds * 1000:.0f} ms" if seconds < 1 else f"{seconds:.2f} s"
 
 
-def bench_result(data: dict[str, JSONValue], summaries: Sequence[ModelSummary]) -> Result:
-    """The Result: ``data`` plus the rows and notes a human sees."""
+def bench_result(data: dict[str, JSONValue], summaries: Sequence[ModelSummary], form: str = "table") -> Result:
+    """The Result: ``data`` plus the rows and notes a human sees, or the lines of ``--format``."""
     rows: list[JSONValue] = [row for summary in summaries for row in summary.rows()]
     notes: list[JSONValue] = [summary.note() for summary in summaries]
+    if form != "table":
+        lines: list[JSONValue] = list(formatted_lines(data, rows, form))
+        return Result({**data, "table": rows, "notes": notes, "formatted": lines}, FORMATTED)
     return Result({**data, "table": rows, "notes": notes}, TABLE, (FIELDS, NOTES))
 
 

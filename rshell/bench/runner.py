@@ -2,25 +2,39 @@
 
 The runner is the only place that sends /api/generate. What it measured lives on the runner
 (``models``), so when a run fails, times out or is interrupted the caller still has the partial
-results to report and store.
+results to report and store. A short run (fewer tokens than asked, or a stream without its final
+chunk) is retried with a fresh prompt up to MAX_RETRIES times, then left out of the statistics
+and reported; "server busy" (503, server/sched.go ErrMaxQueue) is retried after a backoff.
 """
 
 from __future__ import annotations
 
+import functools
 import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
-from rshell.bench.method import WARMUP_PREDICT, BenchPlan, PromptMaker, Workload, generation_options
-from rshell.bench.metrics import RunSample
+from rshell.bench.method import MAX_RETRIES, WARMUP_PREDICT, BenchPlan, Workload
+from rshell.bench.metrics import NO_DONE, RunSample, counts_cached_tokens
+from rshell.bench.prompts import PromptMaker
 from rshell.events import Event, Progress
-from rshell.ollama import OllamaClient, OllamaError, ServerTimeout
+from rshell.ollama import OllamaClient, OllamaError, RequestCancelled, ServerError, ServerTimeout
+from rshell.ollama.client import StreamEndedEarly
+
+T = TypeVar("T")
+#: seconds to wait before resending after each 503 "server busy"
+BUSY_BACKOFF_S = (0.25, 0.5, 1.0, 2.0)
+HTTP_BUSY = 503
 
 
 class BenchCancelled(Exception):
     """The cancel signal was set while a bench was running."""
+
+
+class RemoteModel(OllamaError):
+    """The server says the model runs elsewhere (a cloud model under a local-looking name)."""
 
 
 @dataclass
@@ -29,85 +43,174 @@ class ModelRecord:
 
     name: str
     details: dict[str, Any] = field(default_factory=dict)
+    model_info: dict[str, Any] = field(default_factory=dict)
+    tag: dict[str, Any] = field(default_factory=dict)
     was_loaded: bool = False
     cold_load_s: float | None = None
     running: dict[str, Any] = field(default_factory=dict)
     samples: dict[str, list[RunSample]] = field(default_factory=dict)
+    #: every short attempt per test, and how many runs stayed short after every retry
+    short: dict[str, list[RunSample]] = field(default_factory=dict)
+    excluded: dict[str, int] = field(default_factory=dict)
+    busy_retries: int = 0
+
+    @property
+    def adds_bos(self) -> bool:
+        """GGUF's tokenizer.ggml.add_bos_token from /api/show (most models add one when unsaid)."""
+        return self.model_info.get("tokenizer.ggml.add_bos_token") is not False
 
 
 class BenchRunner:
     """Executes warm-up and timed runs, one model at a time, yielding Progress events."""
 
     def __init__(
-        self, client: OllamaClient, plan: BenchPlan, cancel: threading.Event, clock: Callable[[], float]
+        self,
+        client: OllamaClient,
+        plan: BenchPlan,
+        cancel: threading.Event,
+        clock: Callable[[], float],
+        *,
+        total_deadline: float | None = None,
+        tags: list[dict[str, Any]] | None = None,
     ) -> None:
+        """``total_deadline`` (``time.monotonic()``): when total_timeout runs out; default from now."""
         self.client, self.plan, self.cancel, self.clock = client, plan, cancel, clock
         self.models: list[ModelRecord] = []
+        self._tags = {str(entry.get("name")): entry for entry in tags or []}
         self._done = 0
-        self._total_deadline = time.monotonic() + plan.total_timeout
+        self._total_deadline = total_deadline if total_deadline is not None else time.monotonic() + plan.total_timeout
 
     def run(self) -> Iterator[Event]:
         for model in self.plan.models:
-            record = ModelRecord(model, details=_details(self.client.show(model)))
-            record.was_loaded = any(entry.get("name") == model for entry in self.client.running())
+            shown = self._metadata(model, "show", functools.partial(self.client.show, model))
+            if shown.get("remote_host") or shown.get("remote_model"):
+                # /api/show of a cloud model names where it runs (api.ShowResponse RemoteHost/RemoteModel)
+                raise RemoteModel(f"{model}: /api/show says it runs remotely; only local models can be benchmarked")
+            record = ModelRecord(model, details=_object(shown, "details"), model_info=_object(shown, "model_info"))
+            record.tag = self._tags.get(model, {})
+            loaded = self._metadata(model, "ps", self.client.running)
+            # loaded with another num_ctx, the warm-up reloads it (server/sched.go needsReload)
+            record.was_loaded = any(
+                entry.get("name") == model and entry.get("context_length") in (None, self.plan.num_ctx)
+                for entry in loaded
+            )
             self.models.append(record)
             yield from self._bench_model(record)
-            record.running = next((entry for entry in self.client.running() if entry.get("name") == model), {})
+            loaded = self._metadata(model, "ps", self.client.running)
+            record.running = next((entry for entry in loaded if entry.get("name") == model), {})
         yield Progress("done", self._done, self.plan.total_steps)
 
+    def _metadata(self, model: str, what: str, call: Callable[[], T]) -> T:
+        """One metadata call for ``model``; a cancel stops the bench, running out of total_timeout says so."""
+        try:
+            return call()
+        except RequestCancelled:
+            raise BenchCancelled from None
+        except ServerTimeout as error:
+            if time.monotonic() >= self._total_deadline:
+                total = self.plan.total_timeout
+                raise ServerTimeout(f"{model} {what}: the bench exceeded total_timeout ({total:g}s)") from None
+            raise ServerTimeout(f"{model} {what}: {error}") from None
+
     def _bench_model(self, record: ModelRecord) -> Iterator[Event]:
-        prompts = PromptMaker(self.plan.prompts)
+        prompts = PromptMaker(self.plan.prompts, self.plan.seed, record.name)
         first_pp = next((test for test in self.plan.tests if test.prompt_tokens > 0), None)
         warmup_prompt = prompts.warmup(first_pp.prompt_tokens if first_pp else 0)
         yield self._progress(f"{record.name} warm-up")
-        warmup = self._measure(record.name, warmup_prompt, WARMUP_PREDICT, "warm-up")
-        prompts.calibrate(warmup_prompt, warmup.prompt_eval_count)
+        warmup = self._measure(record, warmup_prompt, WARMUP_PREDICT, "warm-up", self.plan.load_timeout)
+        if warmup.done_reason != NO_DONE:
+            prompts.calibrate(warmup_prompt, warmup.prompt_eval_count)
         record.cold_load_s = None if record.was_loaded else warmup.load_s
         for test in self.plan.tests:
-            samples = record.samples.setdefault(test.name, [])
             for index in range(self.plan.runs):
-                yield self._progress(f"{record.name} {test.name} run {index + 1}/{self.plan.runs}")
-                samples.append(self._run(record.name, test, prompts.build(test, index), index))
+                label = f"{record.name} {test.name} run {index + 1}/{self.plan.runs}"
+                yield self._progress(label)
+                yield from self._run(record, test, index, prompts, label)
 
-    def _progress(self, label: str) -> Progress:
+    def _run(
+        self, record: ModelRecord, test: Workload, index: int, prompts: PromptMaker, label: str
+    ) -> Iterator[Event]:
+        """One timed run; a short one is retried with a fresh prompt, and left out if it stays short."""
+        for attempt in range(MAX_RETRIES + 1):
+            if attempt:
+                yield self._progress(f"{label} (short, retry {attempt}/{MAX_RETRIES})", counts=False)
+            what = f"{test.name} run {index + 1}"
+            sample = self._measure(record, prompts.build(test, index), test.predict, what, self.plan.run_timeout)
+            if not sample.stopped_short:
+                record.samples.setdefault(test.name, []).append(sample)
+                return
+            record.short.setdefault(test.name, []).append(sample)
+        record.samples.setdefault(test.name, [])
+        record.excluded[test.name] = record.excluded.get(test.name, 0) + 1
+
+    def _progress(self, label: str, *, counts: bool = True) -> Progress:
         if self.cancel.is_set():
             raise BenchCancelled
         progress = Progress(label, self._done, self.plan.total_steps)
-        self._done += 1
+        self._done += counts
         return progress
 
-    def _run(self, model: str, test: Workload, prompt: str, index: int) -> RunSample:
-        return self._measure(model, prompt, test.predict, f"{test.name} run {index + 1}")
+    def _measure(self, record: ModelRecord, prompt: str, predict: int, what: str, allowed: float) -> RunSample:
+        """One request, resent after a backoff while the server says it is busy."""
+        for backoff in (*BUSY_BACKOFF_S, None):
+            try:
+                return self._once(record, prompt, predict, what, allowed)
+            except ServerError as error:
+                if error.status != HTTP_BUSY or backoff is None or self._no_time_for(backoff):
+                    error.args = (f"{record.name} {what}: {error}",)
+                    raise
+                record.busy_retries += 1
+                if self.cancel.wait(backoff):
+                    raise BenchCancelled from None
+        raise AssertionError("unreachable: the last attempt returns or raises")
 
-    def _measure(self, model: str, prompt: str, predict: int, what: str) -> RunSample:
-        run_deadline = time.monotonic() + self.plan.run_timeout
+    def _no_time_for(self, backoff: float) -> bool:
+        return time.monotonic() + backoff >= self._total_deadline
+
+    def _once(self, record: ModelRecord, prompt: str, predict: int, what: str, allowed: float) -> RunSample:
+        run_deadline = time.monotonic() + allowed
         deadline = min(run_deadline, self._total_deadline)
         started = self.clock()
         first_token: float | None = None
-        final: dict[str, Any] | None = None
+        tokens = 0
+        body = self.plan.request(record.name, prompt, predict)
         try:
-            for chunk in self.client.generate_stream(model, prompt, generation_options(predict), deadline=deadline):
+            for chunk in self.client.generate_request(body, deadline=deadline):
                 if self.cancel.is_set():
                     raise BenchCancelled
                 if first_token is None and (chunk.get("response") or chunk.get("thinking") or chunk.get("done")):
                     first_token = self.clock() - started
                 if chunk.get("done") is True:
-                    final = chunk
+                    elapsed = self.clock() - started
+                    ttft = first_token if first_token is not None else elapsed
+                    return RunSample.from_final(chunk, ttft, elapsed, predict, assumed_cached=self._cached(record))
+                tokens += 1
+        except StreamEndedEarly:
+            elapsed = self.clock() - started
+            return RunSample.truncated(tokens, first_token if first_token is not None else elapsed, elapsed, predict)
+        except RequestCancelled:
+            raise BenchCancelled from None
         except ServerTimeout:
-            raise ServerTimeout(self._timeout_message(model, what, run_deadline)) from None
-        except OllamaError as error:
-            error.args = (f"{model} {what}: {error}",)
+            raise ServerTimeout(self._timeout_message(record.name, what, run_deadline, allowed)) from None
+        except ServerError:
             raise
-        assert final is not None, "generate_stream ends with the done chunk or raises"
-        elapsed = self.clock() - started
-        return RunSample.from_final(final, first_token if first_token is not None else elapsed, elapsed, predict)
+        except OllamaError as error:
+            error.args = (f"{record.name} {what}: {error}",)
+            raise
+        raise AssertionError("unreachable: generate_request ends with the done chunk or raises")
 
-    def _timeout_message(self, model: str, what: str, run_deadline: float) -> str:
+    def _cached(self, record: ModelRecord) -> int:
+        """Tokens prompt_eval_count counts but the server did not evaluate, when it does not say:
+        v0.30+ counts the cached prefix, which for a bench prompt is its BOS token."""
+        return 1 if counts_cached_tokens(self.plan.server_version) and record.adds_bos else 0
+
+    def _timeout_message(self, model: str, what: str, run_deadline: float, allowed: float) -> str:
         if run_deadline <= self._total_deadline:
-            return f"{model} {what}: no answer within run_timeout ({self.plan.run_timeout:g}s)"
+            setting = "load_timeout" if what == "warm-up" else "run_timeout"
+            return f"{model} {what}: no answer within {setting} ({allowed:g}s)"
         return f"{model} {what}: the bench exceeded total_timeout ({self.plan.total_timeout:g}s)"
 
 
-def _details(show: dict[str, Any]) -> dict[str, Any]:
-    details = show.get("details")
-    return details if isinstance(details, dict) else {}
+def _object(document: dict[str, Any], key: str) -> dict[str, Any]:
+    value = document.get(key)
+    return value if isinstance(value, dict) else {}

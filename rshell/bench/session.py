@@ -16,18 +16,21 @@ from typing import TypeVar
 
 from rshell.bench.history import BenchHistory
 from rshell.bench.lock import target_lock
-from rshell.bench.method import SEED, WARMUP_RUNS, BenchPlan, workloads
+from rshell.bench.method import MAX_RETRIES, WARMUP_RUNS, BenchPlan, default_num_ctx, workloads
 from rshell.bench.policy import TargetPolicy, is_cloud_model, normalize_model, target_policy
+from rshell.bench.prompts import short_prompt_tokens
 from rshell.bench.report import ModelSummary, bench_result
-from rshell.bench.runner import BenchCancelled, BenchRunner
+from rshell.bench.runner import BenchCancelled, BenchRunner, RemoteModel
 from rshell.bench.vram import VramReading, sample_vram
-from rshell.errors import Interrupted, RshellError, VerbFailed
+from rshell.errors import Denied, Interrupted, RshellError, VerbFailed
 from rshell.events import Event, JSONValue, Notice
-from rshell.ollama import OllamaClient, OllamaError
+from rshell.ollama import OllamaClient, OllamaError, RequestCancelled
 from rshell.units import format_bytes
 from rshell.verb import Context
 
 T = TypeVar("T")
+#: the most one metadata call of a bench may take, in total (less when run_timeout is shorter)
+METADATA_TIMEOUT_SECONDS = 10.0
 
 
 @dataclass(frozen=True)
@@ -40,6 +43,11 @@ class BenchRequest:
     test: str
     prompt_set: str | None
     prompt: str | None
+    seed: int | None = None
+    num_ctx: int | None = None
+    output_format: str = "table"
+    pp_sizes: tuple[int, ...] = ()
+    tg_sizes: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -73,9 +81,13 @@ class BenchRun:
                 "tests": [test.name for test in self.plan.tests],
                 "raw": True,
                 "temperature": 0,
-                "seed": SEED,
+                "seed": self.plan.seed,
+                "num_ctx": self.plan.num_ctx,
+                "keep_alive_s": self.plan.keep_alive,
+                "max_retries": MAX_RETRIES,
                 "prompt_source": self.plan.prompt_source,
-                "prompt_cache": "defeated by a nonce at the start of every prompt",
+                "prompt_cache": "defeated: every prompt differs from the previous one right after BOS",
+                "rates": "pp: evaluated prompt tokens / prompt_eval_duration; tg: (eval_count - 1) / eval_duration",
             },
             "gpus": {"names": list(reading.gpu_names), "peak_vram_bytes": peak, "problem": reading.problem},
             "gpu": ", ".join(reading.gpu_names) or "-",
@@ -89,17 +101,42 @@ def run_bench(ctx: Context, request: BenchRequest) -> Iterator[Event]:
     for model in request.models:
         target.check_model(model)
     prompts, source = target.choose_prompts(request.prompt_set, request.prompt)
-    client = OllamaClient(target.url, timeout=target.run_timeout)
-    with target_lock(ctx.state_dir, target.name):
+    if request.num_ctx is not None:
+        target.check_num_ctx(request.num_ctx)
+    seed = request.seed if request.seed is not None else secrets.randbelow(1 << 31)
+    with target_lock(ctx.state_dir, target.name):  # every ollama call below ends by total_deadline
+        total_deadline = time.monotonic() + target.total_timeout
+        client = OllamaClient(target.url, timeout=metadata_timeout(target), cancel=ctx.cancel, deadline=total_deadline)
         version, present = _ask(target, client.version), _ask(target, client.tags)
-        tests = workloads(request.test, target.max_prompt_tokens, target.max_tokens)
+        tests = workloads(request.test, target.max_prompt_tokens, target.max_tokens, request.pp_sizes, request.tg_sizes)
         models = resolve_models(target, request.models, [str(entry.get("name")) for entry in present])
-        plan = BenchPlan(models, tests, request.runs, prompts, source, target.run_timeout, target.total_timeout)
-        yield Notice(f"bench {target.name}: {', '.join(models)}; tests {', '.join(t.name for t in tests)}")
-        yield from _measure(ctx, BenchRunner(client, plan, ctx.cancel, ctx.clock), BenchRun(plan, target.name, version))
+        plan = BenchPlan(
+            models,
+            tests,
+            request.runs,
+            prompts,
+            source,
+            target.run_timeout,
+            target.total_timeout,
+            seed=seed,
+            num_ctx=request.num_ctx or min(default_num_ctx(tests, short_prompt_tokens(prompts)), target.max_num_ctx),
+            keep_alive=target.keep_alive,
+            load_timeout=target.load_timeout,
+            server_version=version,
+        )
+        shown = f"tests {', '.join(t.name for t in tests)}; num_ctx {plan.num_ctx}; seed {seed}"
+        yield Notice(f"bench {target.name}: {', '.join(models)}; {shown}")
+        runner = BenchRunner(client, plan, ctx.cancel, ctx.clock, total_deadline=total_deadline, tags=present)
+        yield from _measure(ctx, runner, BenchRun(plan, target.name, version), request.output_format)
 
 
-def _measure(ctx: Context, runner: BenchRunner, bench: BenchRun) -> Iterator[Event]:
+def metadata_timeout(target: TargetPolicy) -> float:
+    """The total time one metadata call (version, tags, show, ps) may take: run_timeout, at most
+    METADATA_TIMEOUT_SECONDS (these answer from memory; generation gets the whole run_timeout)."""
+    return min(target.run_timeout, METADATA_TIMEOUT_SECONDS)
+
+
+def _measure(ctx: Context, runner: BenchRunner, bench: BenchRun, form: str) -> Iterator[Event]:
     failure: RshellError | None = None
     reading = VramReading()
     try:
@@ -107,8 +144,10 @@ def _measure(ctx: Context, runner: BenchRunner, bench: BenchRun) -> Iterator[Eve
             yield from runner.run()
     except KeyboardInterrupt:
         failure = Interrupted(f"bench {bench.target}: interrupted")
-    except BenchCancelled:
+    except (BenchCancelled, RequestCancelled):
         failure = Interrupted(f"bench {bench.target}: cancelled")
+    except RemoteModel as error:
+        failure = Denied(f"bench {bench.target}: {error}")
     except OllamaError as error:
         failure = VerbFailed(f"bench {bench.target}: {error}")
     except GeneratorExit:
@@ -121,7 +160,7 @@ def _measure(ctx: Context, runner: BenchRunner, bench: BenchRun) -> Iterator[Eve
     if reading.problem:
         yield Notice(reading.problem)
     if document is not None:
-        yield bench_result(document, [ModelSummary.from_record(record) for record in runner.models])
+        yield bench_result(document, [ModelSummary.from_record(record) for record in runner.models], form)
     if failure is not None:
         raise type(failure)(f"{failure.message} (partial results kept as run {bench.run_id})")
 
@@ -157,5 +196,7 @@ def _ask(target: TargetPolicy, call: Callable[[], T]) -> T:
     """One metadata call; a server that is down or answers badly is a one-line failure."""
     try:
         return call()
+    except RequestCancelled:
+        raise Interrupted(f"bench {target.name}: cancelled") from None
     except OllamaError as error:
         raise VerbFailed(f"bench {target.name}: {error}") from None

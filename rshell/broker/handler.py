@@ -10,9 +10,11 @@ import time
 from typing import Any
 
 from rshell import __version__
+from rshell.approvals.review import APPROVAL_OPS, review
 from rshell.broker.output import ClientOutput
+from rshell.broker.refusals import log_sparingly
 from rshell.broker.state import BrokerState, log
-from rshell.errors import Denied, ExitStatus
+from rshell.errors import Denied, ExitStatus, RshellError
 from rshell.executor import audit_refused_line
 from rshell.frames import END, frame
 from rshell.lexer import MAX_LINE_BYTES
@@ -28,10 +30,17 @@ REQUEST_TIMEOUT = 10.0
 
 
 def peer_principal(conn: socket.socket, state: BrokerState) -> Principal:
-    """The caller as the kernel reports it (SO_PEERCRED); nothing the client says can change it."""
-    credentials = conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
-    _pid, uid, gid = struct.unpack("3i", credentials)
+    """The caller as the kernel reports it (SO_PEERCRED); nothing the client says can change it.
+    Its groups come from the user database (Principal.from_uid), never from the peer's egid."""
+    _pid, uid, gid = peer_credentials(conn)
     return state.principal(uid, gid)
+
+
+def peer_credentials(conn: socket.socket) -> tuple[int, int, int]:
+    """(pid, uid, gid) of the process that connected, as the kernel recorded them at connect()."""
+    credentials = conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
+    pid, uid, gid = struct.unpack("3i", credentials)
+    return pid, uid, gid
 
 
 def handle_connection(conn: socket.socket, state: BrokerState) -> None:
@@ -45,10 +54,13 @@ def handle_connection(conn: socket.socket, state: BrokerState) -> None:
             conn.settimeout(None)
             _dispatch(conn, reader, request, principal, state)
         except ProtocolError as error:
-            log(f"closing a connection: {error}")
+            log_sparingly(f"closing a connection: {error}")
             _end(conn, ExitStatus.USAGE, "protocol", str(error))
+        except RshellError as error:  # e.g. "cannot identify the caller (...)": the user database is out of reach
+            log(f"refusing a request: {error.message}")
+            _end(conn, error.status, error.code, error.message)
         except OSError as error:
-            log(f"connection ended: {error}")
+            log_sparingly(f"connection ended: {error}")
         except Exception as error:  # a bug costs this connection one line, never the broker a thread's traceback
             log(f"internal error: {type(error).__name__}: {error}")
             _end(conn, ExitStatus.FAILED, "failed", "internal error in the broker")
@@ -74,8 +86,16 @@ def _dispatch(
         conn.sendall(encode({"op": "status", **_status(principal, state)}))
     elif op == "mcp":
         _mcp(conn, principal, state)
+    elif op in APPROVAL_OPS:
+        _review(conn, request, principal, state)
     else:
         raise ProtocolError(f"unexpected request {op!r}")
+
+
+def _review(conn: socket.socket, request: dict[str, Any], principal: Principal, state: BrokerState) -> None:
+    """``rshellctl requests|approve|deny``: the approver is who the kernel says connected, nothing typed."""
+    session = state.session_for(principal, "ctl")
+    conn.sendall(encode(review(request, session, peer_credentials(conn)[0])))
 
 
 def _run(
@@ -87,6 +107,7 @@ def _run(
     if not isinstance(tty, list) or len(tty) != 2 or not all(isinstance(flag, bool) for flag in tty):
         raise ProtocolError("tty must be a pair of booleans")
     session = state.session_for(principal, str(mode))
+    session.peer_pid = peer_credentials(conn)[0]  # the audit's pid is the client's, from the kernel
     lock = threading.Lock()
     streams = Streams(ClientOutput(conn, 1, lock), ClientOutput(conn, 2, lock), tty[0], tty[1])
     assert isinstance(session.cancel, CancelSignal)
@@ -106,19 +127,24 @@ def _run(
 def _mcp(conn: socket.socket, principal: Principal, state: BrokerState) -> None:
     """Serve MCP on this connection: after the answer line, it carries the JSON-RPC stream itself."""
     session = state.session_for(principal, "mcp")
+    session.peer_pid = peer_credentials(conn)[0]
     decision = session.view.decide_verb("mcp")
     if not decision.allowed:
         audit_refused_line(session, "mcp", Denied(decision.reason))
         error = {"code": "denied", "message": decision.reason}
         conn.sendall(encode({"op": "end", "status": int(ExitStatus.DENIED), "error": error}))
         return
+    try:  # before answering: a broker without the MCP SDK refuses in one line, never a half-open session
+        from rshell.mcp.server import run_mcp  # noqa: PLC0415 - the MCP SDK only for MCP sessions
+    except ImportError as error:
+        log(f"mcp unavailable: {type(error).__name__}: {error}")
+        message = f"MCP is not available in the broker: install rshell[mcp] ({error})"
+        _end(conn, ExitStatus.FAILED, "failed", message)
+        return
     conn.sendall(encode({"op": "mcp"}))
-    from rshell.mcp.server import run_mcp  # noqa: PLC0415 - the MCP SDK only for MCP sessions
+    from rshell.mcp.wire import Channel  # noqa: PLC0415
 
-    incoming = conn.makefile("r", encoding="utf-8", errors="replace")
-    outgoing = conn.makefile("w", encoding="utf-8")
-    with incoming, outgoing:
-        run_mcp(session, incoming, outgoing)
+    run_mcp(session, Channel(read=conn.recv, write=conn.sendall))  # framed: each message capped, each fault answered
 
 
 def _limit_sends(conn: socket.socket, seconds: float) -> None:

@@ -1,4 +1,4 @@
-"""``rshelld``: listen on a unix socket, serve each connection in a thread, reload on SIGHUP."""
+"""``rshelld``: its options and caps, its socket, signals (SIGHUP reloads, SIGTERM stops within ~2 s)."""
 
 from __future__ import annotations
 
@@ -7,24 +7,28 @@ import grp
 import os
 import signal
 import socket
-import stat
 import sys
-import threading
-import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import FrameType
 
-from rshell.broker.handler import handle_connection
+from rshell.broker.acceptor import Server
+from rshell.broker.caps import FLAGS, Caps
+from rshell.broker.socketdir import prepare_socket_path
 from rshell.broker.state import BrokerState, log
 from rshell.defaults import DEFAULT_POLICY_PATH, DEFAULT_SOCKET
 from rshell.errors import ExitStatus, PolicyError, RshellError, UsageError, VerbFailed
 
-USAGE = "usage: rshelld [--policy FILE] [--socket PATH] [--socket-group GROUP] [--send-timeout SECONDS]"
+USAGE = (
+    "usage: rshelld [--policy FILE] [--socket PATH] [--socket-group GROUP] [--send-timeout SECONDS]\n"
+    "               [--max-connections-per-uid N] [--connection-rate-per-uid N] [--max-threads N]\n"
+    "               [--engine-connections N]"
+    " [--max-follows N] [--max-follows-per-uid N]"
+)
 BACKLOG = 512
-#: how long to wait after a failed accept (out of descriptors) before accepting again
-ACCEPT_BACKOFF = 0.1
+#: after SIGTERM, how long running requests get to finish before the broker exits regardless
+STOP_GRACE_SECONDS = 1.5
 
 
 @dataclass
@@ -34,6 +38,7 @@ class BrokerOptions:
     socket_group: str = "rshell"
     #: how long a client may leave the broker's output unread before its request is ended
     send_timeout: float = 60.0
+    caps: Caps = field(default_factory=Caps)
 
 
 def parse_options(argv: Sequence[str]) -> BrokerOptions:
@@ -42,6 +47,8 @@ def parse_options(argv: Sequence[str]) -> BrokerOptions:
         word = words.pop(0)
         if word == "--send-timeout" and words:
             options.send_timeout = _seconds(words.pop(0))
+        elif word in FLAGS and words:
+            options.caps = replace(options.caps, **{FLAGS[word]: _count(word, words.pop(0))})
         elif word in ("--policy", "--socket", "--socket-group") and words:
             value = words.pop(0)
             if word == "--policy":
@@ -52,11 +59,21 @@ def parse_options(argv: Sequence[str]) -> BrokerOptions:
                 options.socket_group = value
         else:
             raise UsageError(f"unknown option {word!r}\n{USAGE}")
+    try:
+        options.caps.check()
+    except ValueError as error:
+        raise UsageError(str(error)) from None
     return options
 
 
+def _count(flag: str, text: str) -> int:
+    if not (text.isascii() and text.isdigit()) or not 1 <= int(text) <= 1_000_000:
+        raise UsageError(f"{flag} takes a whole number from 1 to 1000000, not {text!r}")
+    return int(text)
+
+
 def _seconds(text: str) -> float:
-    if not text.isdigit() or not 1 <= int(text) <= 3600:
+    if not (text.isascii() and text.isdigit()) or not 1 <= int(text) <= 3600:
         raise UsageError(f"--send-timeout takes whole seconds from 1 to 3600, not {text!r}")
     return float(text)
 
@@ -74,11 +91,7 @@ def listen(path: Path, group: str) -> socket.socket:
 
 
 def _bind(path: Path, gid: int) -> socket.socket:
-    path.parent.mkdir(mode=0o755, parents=True, exist_ok=True)
-    if path.exists() or path.is_symlink():
-        if not stat.S_ISSOCK(os.lstat(path).st_mode):
-            raise UsageError(f"{path} exists and is not a socket; refusing to replace it")
-        path.unlink()
+    prepare_socket_path(path)
     server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     old_umask = os.umask(0o177)
     try:
@@ -91,54 +104,39 @@ def _bind(path: Path, gid: int) -> socket.socket:
     return server
 
 
-def serve(server: socket.socket, state: BrokerState, stop: threading.Event) -> None:
-    while not stop.is_set():
-        try:
-            conn, _ = server.accept()
-        except OSError as error:
-            if stop.is_set():
-                return
-            log(f"accept failed: {error}")  # out of descriptors: wait for some to close, do not spin
-            time.sleep(ACCEPT_BACKOFF)
-            continue
-        try:
-            threading.Thread(target=handle_connection, args=(conn, state), daemon=True).start()
-        except RuntimeError as error:  # no thread to spare: refuse this caller, keep serving the others
-            log(f"refusing a connection: {error}")
-            conn.close()
-
-
 def program(argv: Sequence[str]) -> int:
     options = parse_options(argv)
-    state = BrokerState(options.policy, send_timeout=options.send_timeout)
-    server = listen(options.socket, options.socket_group)
-    stop = threading.Event()
+    state = BrokerState(options.policy, send_timeout=options.send_timeout, caps=options.caps)
+    server = Server(listen(options.socket, options.socket_group), state, options.caps)
 
     def reload(_signum: int, _frame: FrameType | None) -> None:
         state.reload()
 
     def terminate(_signum: int, _frame: FrameType | None) -> None:
-        stop.set()
+        server.stop.set()
         with contextlib.suppress(OSError):
-            server.shutdown(socket.SHUT_RDWR)
+            server.server.shutdown(socket.SHUT_RDWR)
 
     signal.signal(signal.SIGHUP, reload)
     signal.signal(signal.SIGTERM, terminate)
     signal.signal(signal.SIGINT, terminate)
-    log(f"listening on {options.socket} (group {options.socket_group}), policy {options.policy}")
+    log(f"listening on {options.socket} (group {options.socket_group}), policy {options.policy}, {options.caps}")
     try:
-        serve(server, state, stop)
+        server.serve()
     finally:
-        server.close()
+        server.server.close()
         with contextlib.suppress(OSError):
             options.socket.unlink()
+    server.refusals.report_all()
+    server.wait_for_requests(STOP_GRACE_SECONDS)
+    state.audit.flush()  # summaries of suppressed records still pending: main() ends with os._exit
     log("stopped")
     return ExitStatus.OK
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     try:
-        return program(sys.argv[1:] if argv is None else argv)
+        status = program(sys.argv[1:] if argv is None else argv)
     except PolicyError as error:
         log(f"{error.message}; refusing to start")
         return error.status
@@ -148,6 +146,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as error:  # one line, never a traceback
         log(f"internal error: {type(error).__name__}: {error}")
         return ExitStatus.FAILED
+    # requests still running after the grace (an idle MCP session, a follow) end with the process:
+    # interpreter shutdown would wait on every non-daemon thread their libraries started
+    sys.stderr.flush()
+    os._exit(status)
 
 
 if __name__ == "__main__":

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import pwd
 import sys
 import threading
 import time
@@ -9,7 +11,9 @@ from pathlib import Path
 
 from rshell.audit import AuditLog
 from rshell.broker.cancelwatch import CancelWatcher
+from rshell.broker.caps import Caps
 from rshell.engine import BROKER_LIST_TTL_SECONDS, Engine
+from rshell.enginepool import StreamSlots
 from rshell.errors import PolicyError
 from rshell.executor import Session
 from rshell.policy.loader import load_policy
@@ -19,21 +23,23 @@ from rshell.ratelimit import RateLimiter
 from rshell.registry import Registry
 from rshell.verb import CancelSignal
 
-ENGINE_POOL_SIZE = 64
 #: how long a uid's user and groups, read from the user database, are reused (a group change
 #: reaches the broker within this time; SIGHUP forgets them at once)
 PRINCIPAL_TTL_SECONDS = 5.0
 
 
 class BrokerState:
-    def __init__(self, policy_path: Path, *, send_timeout: float = 60.0) -> None:
+    def __init__(self, policy_path: Path, *, send_timeout: float = 60.0, caps: Caps | None = None) -> None:
         self.policy_path = policy_path
         self.send_timeout = send_timeout
+        self.caps = caps or Caps()
+        #: long engine streams (logs --follow), counted across engine rebuilds on reload
+        self.streams = StreamSlots(self.caps.follows, self.caps.follows_per_uid)
         self.registry = Registry.discover()
         self._lock = threading.Lock()
         self.policy = self._load()
-        self.engine = _engine(self.policy)
-        self.audit = AuditLog(self.policy.audit_log)
+        self.engine = _engine(self.policy, self.caps.engine_connections, self.streams)
+        self.audit = AuditLog(self.policy.audit_log, self.policy.audit_volume)
         self.limiter = RateLimiter(self.policy.state_dir)
         self._principals: dict[tuple[int, int], tuple[float, Principal]] = {}
         self.cancel_watcher = CancelWatcher()
@@ -54,17 +60,26 @@ class BrokerState:
         return load_policy(self.policy_path, self.registry.settings_schemas())
 
     def reload(self) -> bool:
-        """Load the policy again; a policy that fails validation leaves the old one in force."""
+        """Reopen the audit log (SIGHUP after logrotate), then load the policy again; a policy that
+        fails validation leaves the old one in force. Pending audit summaries are written first."""
+        self.audit.flush()
+        self.audit.reopen()
         try:
             policy = self._load()
         except PolicyError as error:
             log(f"policy reload rejected, the previous policy stays in force: {error.message}")
             return False
+        except Exception as error:  # whatever else loading raises, the broker keeps serving the old policy
+            reason = f"{type(error).__name__}: {str(error)[:200]}"
+            log(f"policy reload rejected, the previous policy stays in force: {reason}")
+            return False
         with self._lock:
             if (policy.engine_url, policy.engine_timeout) != (self.policy.engine_url, self.policy.engine_timeout):
-                self.engine = _engine(policy)
+                self.engine = _engine(policy, self.caps.engine_connections, self.streams)
             if policy.audit_log != self.policy.audit_log:
-                self.audit = AuditLog(policy.audit_log)
+                self.audit.close()  # its pending summaries go to the old file
+                self.audit = AuditLog(policy.audit_log, policy.audit_volume)
+            self.audit.set_volume(policy.audit_volume)
             if policy.state_dir != self.policy.state_dir:
                 self.limiter = RateLimiter(policy.state_dir)
             self.policy = policy
@@ -73,6 +88,8 @@ class BrokerState:
         return True
 
     def session_for(self, principal: Principal, mode: str) -> Session:
+        """A session for this caller; its ``current()`` is :meth:`renewed`, so each request of a long
+        session (MCP, a followed stream) is decided on what is in force when it is made."""
         with self._lock:
             return Session(
                 policy=self.policy,
@@ -83,12 +100,43 @@ class BrokerState:
                 limiter=self.limiter,
                 mode=mode,
                 cancel=CancelSignal(),
+                renew=self.renewed,
+            )
+
+    def renewed(self, session: Session) -> Session:
+        """``session`` as it is now: this state's policy, engine, audit log and limits (a reload moves
+        it to them), and the role of its uid resolved again from the user database (a removed mapping
+        or group takes effect at once after SIGHUP, or within PRINCIPAL_TTL_SECONDS). Its mode, cancel
+        signal and any other field stay the session's own."""
+        principal = self.principal(session.view.principal.uid, _primary_gid(session.view.principal.uid))
+        with self._lock:
+            return dataclasses.replace(
+                session,
+                policy=self.policy,
+                view=view_for(self.policy, principal),
+                engine=self.engine,
+                audit=self.audit,
+                limiter=self.limiter,
             )
 
 
-def _engine(policy: Policy) -> Engine:
+def _primary_gid(uid: int) -> int:
+    """The uid's group in the user database (not the peer's egid, which the caller can choose); -1
+    for a uid the database does not know (its principal then has no groups)."""
+    try:
+        return pwd.getpwuid(uid).pw_gid
+    except KeyError:
+        return -1
+
+
+def _engine(policy: Policy, pool_size: int, streams: StreamSlots) -> Engine:
+    """The engine every request shares: at most ``pool_size`` connections (rshell.enginepool)."""
     return Engine(
-        policy.engine_url, policy.engine_timeout, pool_size=ENGINE_POOL_SIZE, list_ttl=BROKER_LIST_TTL_SECONDS
+        policy.engine_url,
+        policy.engine_timeout,
+        pool_size=pool_size,
+        list_ttl=BROKER_LIST_TTL_SECONDS,
+        streams=streams,
     )
 
 

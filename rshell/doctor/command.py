@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from rshell.doctor.account import Account, account_findings, find_account
+from rshell.doctor.broker import broker_findings, unreachable_fix
 from rshell.doctor.files import launcher_findings, policy_findings, socket_findings
 from rshell.doctor.findings import Finding, fail, failed, ok, render_json, render_text
 from rshell.doctor.options import DoctorOptions, parse_doctor_options
@@ -46,6 +47,7 @@ def run_checks(options: DoctorOptions) -> list[Finding]:
         key_files = authorized_key_files(settings, account)
     findings += policy_findings(options.policy, account)
     findings += socket_findings(options.socket, options.socket_group, account)
+    findings += broker_findings(options.socket, options.policy)
     home_paths = [account.home, *(account.home / name for name in HOME_FILES), *key_files]
     findings += probe_findings(account, python, launcher, options, home_paths)
     return findings
@@ -119,17 +121,17 @@ def _judge_probe(
         )
     else:
         findings.append(ok("docker-socket", f"{account.name} cannot connect to {DOCKER_SOCKET}"))
-    findings.append(_broker(account, options, answer["broker"]))
+    findings.append(_broker(account, options, answer["broker"], answer.get("socket_access", [])))
     return findings
 
 
-def _broker(account: Account, options: DoctorOptions, broker: dict[str, Any]) -> Finding:
+def _broker(account: Account, options: DoctorOptions, broker: dict[str, Any], access: list[dict[str, Any]]) -> Finding:
     status = broker.get("answer")
     if not isinstance(status, dict):
         return fail(
             "broker",
             f"the broker does not answer {account.name}: {broker.get('error')}",
-            f"systemctl status rshelld; gpasswd -a {account.name} {options.socket_group}",
+            unreachable_fix(account, options.socket_group, access),
         )
     return ok(
         "broker",

@@ -68,7 +68,13 @@ def socket_findings(path: Path, group: str, account: Account) -> list[Finding]:
     try:
         info = os.lstat(path)
     except OSError as error:
-        return [fail("broker-socket", f"{path}: {error.strerror}", "start rshelld (systemctl start rshelld)")]
+        return [
+            fail(
+                "broker-socket",
+                f"{path}: {error.strerror}",
+                "start rshelld: systemctl start rshelld, or without systemd as README 'Hosts without systemd' says",
+            )
+        ]
     fix = f"rshelld --socket {path} --socket-group {group} makes it 0660, group {group}"
     if not stat.S_ISSOCK(info.st_mode):
         return [fail("broker-socket", f"{path} is not a socket", fix)]

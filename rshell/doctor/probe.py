@@ -27,7 +27,17 @@ def probe(request: dict[str, Any]) -> dict[str, Any]:
         "home": unsafe_for_me(with_parents),
         "docker": _connects(request["docker_socket"]),
         "broker": _broker_status(request["socket"]),
+        "socket_access": socket_access(Path(request["socket"])),
     }
+
+
+def socket_access(path: Path) -> list[dict[str, Any]]:
+    """Each directory on the way to the socket (may this user pass it?) and the socket (read and write?)."""
+    steps: list[dict[str, Any]] = [
+        {"path": str(parent), "kind": "directory", "ok": os.access(parent, os.X_OK)}
+        for parent in reversed(path.parents)
+    ]
+    return [*steps, {"path": str(path), "kind": "socket", "ok": os.access(path, os.R_OK | os.W_OK)}]
 
 
 def _connects(path: str) -> str | None:

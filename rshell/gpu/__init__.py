@@ -7,13 +7,14 @@ every problem becomes a message in the snapshot, never an exception.
 from __future__ import annotations
 
 from rshell.gpu.config import GpuConfig, gpu_config, read_snapshot
-from rshell.gpu.model import GpuProcess, GpuReading, Snapshot, SourceReport, Temperature
+from rshell.gpu.model import GpuProcess, GpuReading, OtherProcesses, Snapshot, SourceReport, Temperature
 from rshell.gpu.sampler import VramSampler
 
 __all__ = [
     "GpuConfig",
     "GpuProcess",
     "GpuReading",
+    "OtherProcesses",
     "Snapshot",
     "SourceReport",
     "Temperature",

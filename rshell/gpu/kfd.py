@@ -28,13 +28,17 @@ def read_kfd_processes(sysfs_root: Path, problems: list[str]) -> ProcessesByRend
     if not minors:
         return {}
     found: dict[int, list[GpuProcess]] = {}
+    # a problem line must not name a PID: the process may be a hidden container's (see visibility.py)
+    per_process: list[str] = []
     for process in list_directory(kfd / "proc", _PROCESS, "kfd/proc", problems):
-        reader = AttributeReader(process, f"kfd/proc/{process.name}", problems)
-        for path in list_directory(process, _VRAM_FILE, reader.label, problems):
+        reader = AttributeReader(process, "kfd/proc", per_process)
+        for path in list_directory(process, _VRAM_FILE, reader.label, per_process):
             minor = minors.get(int(path.name.removeprefix("vram_")))
             used = reader.integer(path.name)
             if minor is not None and used is not None:
                 found.setdefault(minor, []).append(GpuProcess(int(process.name), used))
+    if per_process:
+        problems.append(f"kfd/proc: {len(per_process)} per-process file(s) could not be read")
     return {minor: _largest_first(processes) for minor, processes in found.items()}
 
 

@@ -20,12 +20,45 @@ class Temperature:
     millidegrees_c: int
 
 
+#: ``GpuReading.status``: sensors readable; the device is runtime-suspended (amdgpu answers its
+#: power-management files with EPERM then); the driver runs without DPM (no hwmon, no pp_* files)
+ACTIVE: Final = "active"
+SUSPENDED: Final = "suspended"
+DPM_OFF: Final = "dpm off"
+
+
 @dataclass(frozen=True)
 class GpuProcess:
-    """A process holding GPU memory; ``vram_used_bytes`` is None when the driver does not say."""
+    """A process holding GPU memory; ``vram_used_bytes`` is None when the driver does not say.
+
+    ``name`` is /proc/PID/comm; ``container_id`` what its cgroup names; ``container`` that
+    container's name, filled in only for containers the principal may see (see visibility.py).
+    """
 
     pid: int
     vram_used_bytes: int | None
+    name: str | None = None
+    container_id: str | None = None
+    container: str | None = None
+
+    def document(self) -> dict[str, JSONValue]:
+        return {
+            "pid": self.pid,
+            "name": self.name,
+            "container": self.container,
+            "vram_used_bytes": self.vram_used_bytes,
+        }
+
+
+@dataclass(frozen=True)
+class OtherProcesses:
+    """Processes the principal may not see (the host's, hidden containers'), as a count and a sum."""
+
+    count: int
+    vram_used_bytes: int
+
+    def document(self) -> dict[str, JSONValue]:
+        return {"count": self.count, "vram_used_bytes": self.vram_used_bytes}
 
 
 @dataclass(frozen=True)
@@ -52,6 +85,26 @@ class GpuReading:
     temperatures: tuple[Temperature, ...] = ()
     power_uw: int | None = None
     processes: tuple[GpuProcess, ...] = ()
+    #: where ``name`` came from: ``driver`` (product_name, NVML), ``pci.ids``, or ``pci id`` (none known)
+    name_source: str = "driver"
+    #: the board's name from pci.ids' subsystem line (``NITRO+ RX 7900 XTX Vapor-X``), when listed
+    board_name: str | None = None
+    status: str = ACTIVE
+    #: ``gpu``, or ``soc`` on an APU, whose power sensor counts the whole chip with its CPU cores
+    power_scope: str = "gpu"
+    power_cap_uw: int | None = None
+    sclk_mhz: int | None = None
+    mclk_mhz: int | None = None
+    fan_rpm: int | None = None
+    fan_percent: int | None = None
+    #: amdgpu's power_dpm_force_performance_level (``auto``, ``manual``...), NVIDIA's P-state (``P2``)
+    performance_level: str | None = None
+    memory_busy_percent: int | None = None
+    #: NVML: which nvmlDeviceGetMemoryInfo answered, ``v2`` (used excludes reserved) or ``v1``
+    memory_info_version: str | None = None
+    #: NVML: MIG mode in force (True), off (False), or not supported / unknown (None)
+    mig_enabled: bool | None = None
+    other_processes: OtherProcesses | None = None
 
     @property
     def memory_used_bytes(self) -> int | None:
@@ -87,7 +140,26 @@ class GpuReading:
             "busy_percent": self.busy_percent,
             "temperatures_mc": {sensor.label: sensor.millidegrees_c for sensor in self.temperatures},
             "power_uw": self.power_uw,
-            "processes": [{"pid": proc.pid, "vram_used_bytes": proc.vram_used_bytes} for proc in self.processes],
+            "processes": [process.document() for process in self.processes],
+            "other_processes": self.other_processes.document() if self.other_processes else None,
+            **self._details(),
+        }
+
+    def _details(self) -> dict[str, JSONValue]:
+        return {
+            "name_source": self.name_source,
+            "board_name": self.board_name,
+            "status": self.status,
+            "power_scope": self.power_scope,
+            "power_cap_uw": self.power_cap_uw,
+            "sclk_mhz": self.sclk_mhz,
+            "mclk_mhz": self.mclk_mhz,
+            "fan_rpm": self.fan_rpm,
+            "fan_percent": self.fan_percent,
+            "performance_level": self.performance_level,
+            "memory_busy_percent": self.memory_busy_percent,
+            "memory_info_version": self.memory_info_version,
+            "mig_enabled": self.mig_enabled,
         }
 
 

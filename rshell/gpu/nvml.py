@@ -1,7 +1,11 @@
 """NVIDIA GPUs through NVML's official Python binding (``pynvml`` from nvidia-ml-py), imported lazily.
 
 No binding, no library or no driver means the source is "not available", not an error. NVML
-reports bytes for memory, milliwatts for power and whole degrees Celsius for temperature.
+reports bytes for memory, milliwatts for power and power limits, whole degrees Celsius, MHz for
+clocks, percent for utilisation and fan, and the P-state as a number (NVML_PSTATE_0..15, 32 for
+unknown), as NVIDIA's NVML API reference and nvidia-ml-py's pynvml.py give them. Memory info v2
+(nvmlDeviceGetMemoryInfo_v2) counts reserved memory apart from ``used``; v1 folds it into ``used``,
+so which version answered is recorded. MIG mode comes from nvmlDeviceGetMigMode (current, pending).
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ _NVML_ERROR_NOT_SUPPORTED = 3
 _NVML_ERROR_DRIVER_NOT_LOADED = 9
 _NVML_ERROR_LIBRARY_NOT_FOUND = 12
 _ABSENT = (_NVML_ERROR_DRIVER_NOT_LOADED, _NVML_ERROR_LIBRARY_NOT_FOUND)
+_LAST_PSTATE = 15
 T = TypeVar("T")
 
 
@@ -57,12 +62,14 @@ def _read_device(nvml: Any, index: int, problems: list[str]) -> GpuReading:
     def ask(what: str, call: Callable[[], T]) -> T | None:
         return _ask(nvml, problems, f"{device}: {what}", call)
 
-    memory = ask("memory", lambda: _memory_info(nvml, handle))
+    memory, version = ask("memory", lambda: _memory_info(nvml, handle)) or (None, None)
     pci = ask("PCI info", lambda: nvml.nvmlDeviceGetPciInfo(handle))
     utilisation = ask("utilisation", lambda: nvml.nvmlDeviceGetUtilizationRates(handle))
     temperature = ask("temperature", lambda: nvml.nvmlDeviceGetTemperature(handle, nvml.NVML_TEMPERATURE_GPU))
     power_mw = ask("power", lambda: nvml.nvmlDeviceGetPowerUsage(handle))
-    processes = ask("processes", lambda: nvml.nvmlDeviceGetComputeRunningProcesses(handle))
+    limit_mw = ask("power limit", lambda: nvml.nvmlDeviceGetEnforcedPowerLimit(handle))
+    pstate = ask("P-state", lambda: nvml.nvmlDeviceGetPerformanceState(handle))
+    mig = ask("MIG mode", lambda: nvml.nvmlDeviceGetMigMode(handle))
     return GpuReading(
         vendor=SOURCE,
         name=str(ask("name", lambda: nvml.nvmlDeviceGetName(handle)) or f"NVIDIA GPU {index}"),
@@ -73,20 +80,43 @@ def _read_device(nvml: Any, index: int, problems: list[str]) -> GpuReading:
         vram_total_bytes=_whole(getattr(memory, "total", None)),
         vram_used_bytes=_whole(getattr(memory, "used", None)),
         vram_reserved_bytes=_whole(getattr(memory, "reserved", None)),
+        memory_info_version=version,
         busy_percent=_whole(getattr(utilisation, "gpu", None)),
+        memory_busy_percent=_whole(getattr(utilisation, "memory", None)),
         temperatures=() if temperature is None else (Temperature("gpu", int(temperature) * 1000),),
         power_uw=None if power_mw is None else int(power_mw) * 1000,
-        processes=tuple(GpuProcess(int(proc.pid), _whole(proc.usedGpuMemory)) for proc in processes or ()),
+        power_cap_uw=None if limit_mw is None else int(limit_mw) * 1000,
+        fan_percent=_whole(ask("fan", lambda: nvml.nvmlDeviceGetFanSpeed(handle))),
+        sclk_mhz=_whole(ask("graphics clock", lambda: nvml.nvmlDeviceGetClockInfo(handle, nvml.NVML_CLOCK_GRAPHICS))),
+        mclk_mhz=_whole(ask("memory clock", lambda: nvml.nvmlDeviceGetClockInfo(handle, nvml.NVML_CLOCK_MEM))),
+        performance_level=f"P{pstate}" if isinstance(pstate, int) and 0 <= pstate <= _LAST_PSTATE else None,
+        mig_enabled=bool(mig[0]) if isinstance(mig, (list, tuple)) and mig else None,
+        processes=_processes(nvml, handle, ask),
     )
 
 
-def _memory_info(nvml: Any, handle: object) -> Any:
+def _processes(nvml: Any, handle: object, ask: Callable[[str, Callable[[], Any]], Any]) -> tuple[GpuProcess, ...]:
+    """Compute and graphics processes (nvidia-smi's C and G), one entry per PID, largest first."""
+    found: dict[int, int | None] = {}
+    compute = ask("processes", lambda: nvml.nvmlDeviceGetComputeRunningProcesses(handle)) or []
+    graphics = ask("graphics processes", lambda: nvml.nvmlDeviceGetGraphicsRunningProcesses(handle)) or []
+    for listing in (compute, graphics):
+        for proc in listing:
+            pid, used = _whole(getattr(proc, "pid", None)), _whole(getattr(proc, "usedGpuMemory", None))
+            if pid is not None:
+                previous = found.get(pid)
+                found[pid] = used if previous is None else previous if used is None else max(previous, used)
+    ordered = sorted(found.items(), key=lambda item: (-(item[1] or 0), item[0]))
+    return tuple(GpuProcess(pid, used) for pid, used in ordered)
+
+
+def _memory_info(nvml: Any, handle: object) -> tuple[Any, str]:
     """Memory info v2 (total, reserved, used, free) where the binding and driver have it, else v1."""
     version = getattr(nvml, "nvmlMemory_v2", None)
     if version is not None:
         with contextlib.suppress(nvml.NVMLError):
-            return nvml.nvmlDeviceGetMemoryInfo(handle, version=version)
-    return nvml.nvmlDeviceGetMemoryInfo(handle)
+            return nvml.nvmlDeviceGetMemoryInfo(handle, version=version), "v2"
+    return nvml.nvmlDeviceGetMemoryInfo(handle), "v1"
 
 
 def _ask(nvml: Any, problems: list[str], label: str, call: Callable[[], T]) -> T | None:

@@ -2,19 +2,26 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Mapping
 from typing import Any
 
 from rshell.events import JSONValue
-from rshell.ollama.client import OllamaClient, OllamaError, clean_text
+from rshell.ollama.client import OllamaClient, OllamaError, RequestCancelled, clean_text
 from rshell.units import format_bytes
 
-#: /api/ps answers from memory; a server slower than this is reported, not waited for
+#: /api/ps answers from memory; a server slower than this (in total, however it trickles) is
+#: reported, not waited for
 PS_TIMEOUT_SECONDS = 3.0
 
 
-def running_models(targets: Mapping[str, Any]) -> tuple[list[JSONValue], list[JSONValue]]:
-    """Models loaded on every target, and one problem line for each target that did not answer."""
+def running_models(
+    targets: Mapping[str, Any], cancel: threading.Event | None = None
+) -> tuple[list[JSONValue], list[JSONValue]]:
+    """Models loaded on every target, and one problem line for each target that did not answer.
+
+    Each target gets PS_TIMEOUT_SECONDS; a set ``cancel`` cuts the open request and skips the rest.
+    """
     models: list[JSONValue] = []
     problems: list[JSONValue] = []
     for target, settings in sorted(targets.items()):
@@ -22,7 +29,9 @@ def running_models(targets: Mapping[str, Any]) -> tuple[list[JSONValue], list[JS
         if not isinstance(url, str):
             continue
         try:
-            entries = OllamaClient(url, timeout=PS_TIMEOUT_SECONDS).running()
+            entries = OllamaClient(url, timeout=PS_TIMEOUT_SECONDS, cancel=cancel).running()
+        except RequestCancelled:
+            break
         except OllamaError as error:
             problems.append(f"{target}: {clean_text(str(error))}")
             continue

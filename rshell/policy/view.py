@@ -8,7 +8,11 @@ import pwd
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from rshell.policy.model import ALWAYS_ALLOWED, ContainerRule, Policy, RateLimit, Role
+from rshell.errors import VerbFailed
+from rshell.policy.model import ALWAYS_ALLOWED, ROLELESS_ALLOWED, ContainerRule, Policy, RateLimit, Role
+
+#: the files the user and group lookups read on a host without a directory service
+USER_DATABASE = ("/etc/passwd", "/etc/group")
 
 
 @dataclass(frozen=True)
@@ -20,17 +24,40 @@ class Principal:
     groups: frozenset[str]
 
     @classmethod
-    def from_uid(cls, uid: int, gid: int) -> Principal:
+    def from_uid(cls, uid: int, gid: int | None = None) -> Principal:
+        """The user and groups of ``uid`` from the user database: its primary group (``pw_gid``) and
+        the groups that list it. ``gid`` (a peer's egid, which a caller may set to any group it can
+        switch to, e.g. through a setgid program) is deliberately not used."""
+        del gid
         try:
             entry = pwd.getpwuid(uid)
         except KeyError:
+            _user_database_readable()  # out of descriptors, getpwuid fails as "not found": not "no role"
             return cls(uid, f"uid:{uid}", frozenset())
-        group_ids = os.getgrouplist(entry.pw_name, gid)
-        return cls(uid, entry.pw_name, frozenset(_group_name(group_id) for group_id in group_ids))
+        try:
+            group_ids = os.getgrouplist(entry.pw_name, entry.pw_gid)
+        except OSError as error:
+            raise VerbFailed(f"cannot identify the caller ({error.strerror or error})") from None
+        groups = frozenset(_group_name(group_id) for group_id in group_ids)
+        if any(name.startswith("gid:") for name in groups):
+            _user_database_readable()
+        return cls(uid, entry.pw_name, groups)
 
     @classmethod
     def current(cls) -> Principal:
         return cls.from_uid(os.getuid(), os.getgid())
+
+
+def _user_database_readable() -> None:
+    """Python's pwd and grp report every failed lookup as "not found"; opening the files tells an
+    unknown user from a database out of reach (EMFILE, ENFILE, EACCES): VerbFailed, exit 1."""
+    for path in USER_DATABASE:
+        try:
+            os.close(os.open(path, os.O_RDONLY | os.O_CLOEXEC))
+        except FileNotFoundError:
+            continue
+        except OSError as error:
+            raise VerbFailed(f"cannot identify the caller ({path}: {error.strerror or error})") from None
 
 
 def _group_name(gid: int) -> str:
@@ -51,7 +78,7 @@ class Decision:
 
 @dataclass(frozen=True)
 class PolicyView:
-    """The policy as one principal sees it. A role of None means every verb is denied."""
+    """The policy as one principal sees it. A role of None means every verb but help and exit is denied."""
 
     principal: Principal
     role: Role | None
@@ -66,10 +93,12 @@ class PolicyView:
         return sorted(verb for verb in registered if self.decide_verb(verb).allowed)
 
     def decide_verb(self, verb: str) -> Decision:
+        if self.role is None:  # no role: help and exit only
+            if verb in ROLELESS_ALLOWED:
+                return Decision(True, f"{verb} is always allowed", "built-in")
+            return Decision(False, self.role_reason, "default deny")
         if verb in ALWAYS_ALLOWED:
             return Decision(True, f"{verb} is always allowed", "built-in")
-        if self.role is None:
-            return Decision(False, self.role_reason, "default deny")
         if verb in self.role.verbs:
             return Decision(True, f"role {self.role.name!r} lists {verb!r}", f"roles.{self.role.name}.verbs")
         return Decision(False, f"role {self.role.name!r} does not allow {verb!r}", "default deny")

@@ -19,7 +19,7 @@ from rshell.events import (
     TableView,
     View,
 )
-from rshell.render.sanitize import sanitize
+from rshell.render.sanitize import sanitize, sanitize_lines
 from rshell.render.streams import Streams
 
 BAR_WIDTH = 30
@@ -29,6 +29,8 @@ class HumanRenderer:
     def __init__(self, streams: Streams) -> None:
         self.streams = streams
         self._progress_open = False
+        #: lines of the last in-place frame drawn on the terminal (vram --watch)
+        self._frame_lines = 0
 
     def event(self, event: Event) -> None:
         if isinstance(event, Progress):
@@ -36,9 +38,9 @@ class HumanRenderer:
             return
         self._end_progress()
         if isinstance(event, LogLines):
-            self._write(sanitize("\n".join(event.lines)) + "\n" if event.lines else "")
+            self._write("\n".join(sanitize_lines(event.lines)) + "\n" if event.lines else "")
         elif isinstance(event, Record):
-            self._write(sanitize(event.text).rstrip("\n") + "\n")
+            self._record(event)
         elif isinstance(event, Notice):
             self.streams.stderr.write(sanitize(event.text) + "\n")
         elif isinstance(event, Result):
@@ -59,6 +61,16 @@ class HumanRenderer:
         if text:
             self.streams.stdout.write(text)
             self.streams.stdout.flush()
+
+    def _record(self, event: Record) -> None:
+        if not (event.frame and self.streams.stdout_is_tty):
+            self._write(sanitize(event.text).rstrip("\n") + "\n")
+            return
+        frame = sanitize(event.frame).rstrip("\n")
+        # back to the first line of the previous frame and clear below it (ECMA-48 CPL, ED)
+        up = f"\x1b[{self._frame_lines}F\x1b[J" if self._frame_lines else ""
+        self._write(f"{up}{frame}\n")
+        self._frame_lines = frame.count("\n") + 1
 
     def _progress(self, event: Progress) -> None:
         label = sanitize(event.label)

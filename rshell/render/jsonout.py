@@ -1,4 +1,7 @@
-"""Render events as JSON: one document, or NDJSON for streaming verbs; errors as JSON on stderr."""
+"""Render events as JSON: one document, or NDJSON for streaming verbs; errors as JSON on stderr.
+
+Every string a document carries goes through the one sanitiser (``sanitize_json``) before ``dumps``.
+"""
 
 from __future__ import annotations
 
@@ -7,11 +10,12 @@ from typing import Any
 
 from rshell.errors import RshellError
 from rshell.events import Event, LogLines, Record, Result
+from rshell.render.sanitize import sanitize, sanitize_json, sanitize_lines
 from rshell.render.streams import Streams
 
 
 def dumps(document: Any) -> str:
-    """ASCII-only JSON: every control character, C1 included, arrives escaped."""
+    """ASCII-only JSON: every non-ASCII character arrives escaped (callers sanitise untrusted text first)."""
     return json.dumps(document, ensure_ascii=True, separators=(",", ":"), default=str)
 
 
@@ -26,16 +30,16 @@ class JsonRenderer:
     def event(self, event: Event) -> None:
         if isinstance(event, LogLines):
             if self.streaming:
-                self._emit_many({"line": line} for line in event.lines)
+                self._emit_many({"line": line} for line in sanitize_lines(event.lines))
             else:
-                self._lines.extend(event.lines)
+                self._lines.extend(sanitize_lines(event.lines))
         elif isinstance(event, Record):
             if self.streaming:
-                self._emit(dict(event.data))
+                self._emit(sanitize_json(dict(event.data)))
             else:
-                self._records.append(dict(event.data))
+                self._records.append(sanitize_json(dict(event.data)))
         elif isinstance(event, Result):
-            self._result = dict(event.data)
+            self._result = sanitize_json(dict(event.data))
             if self.streaming:
                 self._emit(self._result)
 
@@ -52,7 +56,7 @@ class JsonRenderer:
     def error(self, error: RshellError) -> None:
         if self._result is not None and not self.streaming:
             self.finish()
-        self.streams.stderr.write(dumps({"error": {"code": error.code, "message": error.message}}) + "\n")
+        self.streams.stderr.write(dumps({"error": {"code": error.code, "message": sanitize(error.message)}}) + "\n")
         self.streams.stderr.flush()
 
     def _emit(self, document: Any) -> None:

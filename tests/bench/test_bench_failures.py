@@ -10,11 +10,14 @@ from pathlib import Path
 
 import pytest
 
-from rshell.bench.history import BenchHistory
+from rshell.bench.history import BenchHistory, HistoryScope
 from rshell.errors import Denied, ExitStatus, Interrupted, RshellError, UsageError, VerbFailed
 from rshell.events import Event, Progress, Result
 from tests.bench.helpers import Outcome, bench_settings, drive, events_of, make_context, results_by_test, run_verb
 from tests.ollama_server import FakeModel, FakeOllama
+
+#: what the caller of these tests may read back from the history: target gpu1, model llama3.2:1b
+GPU1 = HistoryScope.of(bench_settings("http://127.0.0.1:1"))
 
 
 def closed_port_url() -> str:
@@ -83,7 +86,7 @@ def assert_partial(tmp_path: Path, outcome_events: list[object], error: RshellEr
     assert results_by_test(data)["tg128"]["runs"] == runs_kept
     assert error is not None
     assert f"partial results kept as run {data['run_id']}" in error.message
-    stored = BenchHistory(tmp_path).load(str(data["run_id"]))
+    stored = BenchHistory(tmp_path).load(str(data["run_id"]), GPU1)
     assert stored["partial"] is True
     return error.message
 
@@ -187,7 +190,7 @@ def test_closing_the_generator_mid_bench_still_stores_what_was_measured(tmp_path
             if isinstance(event, Progress) and event.label.endswith("run 4/5"):
                 events.close()
                 break
-    [entry] = BenchHistory(tmp_path).recent(None, 10)
+    [entry] = BenchHistory(tmp_path).recent(None, 10, GPU1)
     assert entry.partial is True
     assert results_by_test(entry.document)["tg128"]["runs"] == 3
 

@@ -41,18 +41,21 @@ def test_prompt_rate_and_size_of_the_pp512_test(tmp_path: Path) -> None:
     assert "2048.0" in human_text(outcome.result)
 
 
-def test_every_request_is_raw_deterministic_and_has_its_own_nonce(tmp_path: Path) -> None:
+def test_every_request_is_raw_deterministic_and_pins_the_setup(tmp_path: Path) -> None:
     with FakeOllama([FakeModel("llama3.2:1b")]) as server:
-        bench(server, tmp_path, ["--runs", "3"])
+        data = bench(server, tmp_path, ["--runs", "3", "--seed", "1234"]).data
         bodies = server.generate_bodies()
         paths = server.paths()
     assert len(bodies) == 1 + 2 * 3
-    assert all(body["raw"] is True and body["stream"] is True for body in bodies)
-    assert all(body["options"]["temperature"] == 0 and body["options"]["seed"] == 42 for body in bodies)
-    nonces = [body["prompt"].split()[:2] for body in bodies]
-    assert len({tuple(nonce) for nonce in nonces}) == len(bodies)
+    assert all(body["raw"] is True and body["stream"] is True and body["keep_alive"] == "300s" for body in bodies)
+    assert all(body["options"]["temperature"] == 0 and body["options"]["seed"] == 1234 for body in bodies)
+    # llama-bench's context: prompt 512 + generation 128, plus 64 tokens of slack for text prompts
+    assert {body["options"]["num_ctx"] for body in bodies} == {512 + 128 + 64}
+    openers = [body["prompt"].split()[0] for body in bodies]
+    assert len(set(openers)) == len(bodies)
     assert sorted(body["options"]["num_predict"] for body in bodies[1:]) == [1, 1, 1, 128, 128, 128]
     assert paths <= ALLOWED_ENDPOINTS
+    assert (data["method"]["seed"], data["method"]["num_ctx"], data["method"]["keep_alive_s"]) == (1234, 704, 300.0)
 
 
 def test_time_to_first_token_is_measured_on_the_client(tmp_path: Path) -> None:
@@ -63,23 +66,29 @@ def test_time_to_first_token_is_measured_on_the_client(tmp_path: Path) -> None:
     assert tg["e2e_s"]["min"] >= tg["ttft_s"]["min"] + 0.2
 
 
-def test_prompt_cache_hits_are_subtracted_from_processed_prompt_tokens(tmp_path: Path) -> None:
-    with FakeOllama([FakeModel("llama3.2:1b", cached_tokens=100, prompt_rate=1000.0)]) as server:
-        outcome = bench(server, tmp_path, ["--runs", "2", "--test", "pp512"])
+def test_reported_cached_tokens_are_subtracted_from_processed_prompt_tokens(tmp_path: Path) -> None:
+    sets = {"shared": ["the same long prefix " * 20 + "tail"]}
+    with FakeOllama([FakeModel("llama3.2:1b", prompt_rate=1000.0)], version="0.31.0", reports_cached=True) as server:
+        outcome = bench(
+            server, tmp_path, ["--runs", "2", "--test", "pp512", "--prompt-set", "shared"], prompt_sets=sets
+        )
     sample = results_by_test(outcome.data)["pp512"]["samples"][0]
-    assert sample["cached_tokens"] == 100
-    processed = sample["prompt_tokens"] - 100
-    assert sample["prompt_tps"] == pytest.approx(processed / (sample["prompt_tokens"] / 1000.0))
+    assert sample["cached_tokens"] == 1  # BOS: every prompt starts with its own word right after it
+    assert sample["evaluated_prompt_tokens"] == sample["prompt_tokens"] - 1
+    assert sample["prompt_tps"] == pytest.approx(1000.0, rel=1e-6)
 
 
-def test_runs_that_stop_before_128_tokens_are_counted(tmp_path: Path) -> None:
+def test_runs_that_stay_short_after_three_retries_are_left_out_and_reported(tmp_path: Path) -> None:
     with FakeOllama([FakeModel("llama3.2:1b", stop_after=40)]) as server:
-        outcome = bench(server, tmp_path, ["--runs", "3", "--test", "tg128"])
+        outcome = bench(server, tmp_path, ["--runs", "2", "--test", "tg128"])
+        calls = server.generate_calls
     tg = results_by_test(outcome.data)["tg128"]
-    assert tg["stopped_short"] == 3
-    assert tg["generated_tokens_mean"] == 40
+    assert calls == 1 + 2 * 4
+    assert (tg["runs"], tg["stopped_short"], tg["excluded_runs"]) == (0, 8, 2)
+    assert tg["gen_tps"] is None
+    assert [run["generated_tokens"] for run in tg["short_runs"]] == [40] * 8
     row = next(line for line in human_text(outcome.result).splitlines() if " tg128 " in line)
-    assert row.endswith("  3")
+    assert row.endswith("  8  2")
 
 
 def test_one_progress_event_per_run_including_the_warm_up(tmp_path: Path) -> None:
@@ -97,7 +106,8 @@ def test_result_carries_model_details_version_and_vram_from_ps(tmp_path: Path) -
         data = bench(server, tmp_path, ["--runs", "1"]).data
     entry = data["models"][0]
     assert (entry["family"], entry["parameter_size"], entry["quantization_level"]) == ("llama", "1.2B", "Q4_K_M")
-    assert (entry["size_vram_bytes"], entry["context_length"]) == (1_300_000_000, 4096)
+    assert (entry["size_vram_bytes"], entry["context_length"]) == (1_300_000_000, 704)  # loaded with num_ctx 704
+    assert entry["digest"] == model.digest
     assert entry["load"]["cold_s"] == 2.0
     assert entry["load"]["warm_s"]["mean"] == 0.01
     assert data["ollama_version"] == "0.9.1"

@@ -35,7 +35,7 @@ def test_generate_stream_yields_chunks_and_ends_with_the_final_one() -> None:
         chunks = list(OllamaClient(server.url).generate_stream("llama3.2:1b", "one two three", OPTIONS))
     assert [chunk["done"] for chunk in chunks] == [False] * 4 + [True]
     assert chunks[-1]["eval_count"] == 4
-    assert chunks[-1]["prompt_eval_count"] == 3
+    assert chunks[-1]["prompt_eval_count"] == 4  # BOS and three words
 
 
 def test_unknown_model_is_a_server_error_carrying_ollamas_text() -> None:

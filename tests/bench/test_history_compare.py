@@ -9,8 +9,14 @@ import pytest
 
 from rshell.bench.compare import compare_runs
 from rshell.errors import VerbFailed
+from rshell.verb import Context
 from tests.bench.helpers import bench_settings, human_text, make_context, run_verb
 from tests.ollama_server import FakeModel, FakeOllama
+
+
+def reader(state_dir: Path) -> Context:
+    """A caller whose role may see every run these tests make: target gpu1, both models."""
+    return make_context(bench_settings("http://127.0.0.1:1", models=["llama3.2:1b", "qwen3:4b"]), state_dir)
 
 
 def bench_once(server: FakeOllama, tmp_path: Path, models: list[str] | None = None) -> str:
@@ -24,7 +30,7 @@ def test_history_lists_stored_runs_newest_first(tmp_path: Path) -> None:
     with FakeOllama([FakeModel("llama3.2:1b"), FakeModel("qwen3:4b")]) as server:
         first = bench_once(server, tmp_path)
         second = bench_once(server, tmp_path, ["qwen3:4b"])
-    outcome = run_verb(make_context({}, tmp_path), ["history"])
+    outcome = run_verb(reader(tmp_path), ["history"])
     runs = outcome.data["runs"]
     assert [run["run_id"] for run in runs] == [second, first]
     assert runs[1]["headline"] == "llama3.2:1b tg128 64.0 tok/s"
@@ -37,7 +43,7 @@ def test_history_filters_by_model_and_limits(tmp_path: Path) -> None:
         first = bench_once(server, tmp_path)
         bench_once(server, tmp_path, ["qwen3:4b"])
         third = bench_once(server, tmp_path)
-    ctx = make_context({}, tmp_path)
+    ctx = reader(tmp_path)
     assert [run["run_id"] for run in run_verb(ctx, ["history", "--model", "llama3.2:1b"]).data["runs"]] == [
         third,
         first,
@@ -46,7 +52,7 @@ def test_history_filters_by_model_and_limits(tmp_path: Path) -> None:
 
 
 def test_history_without_any_run_is_empty(tmp_path: Path) -> None:
-    outcome = run_verb(make_context({}, tmp_path / "missing"), ["history"])
+    outcome = run_verb(reader(tmp_path / "missing"), ["history"])
     assert outcome.data["runs"] == []
     assert human_text(outcome.result) == "(no bench runs recorded)"
 
@@ -57,7 +63,7 @@ def test_compare_flags_a_real_slowdown_of_generation(tmp_path: Path) -> None:
         before = bench_once(server, tmp_path)
         model.gen_rate = 48.0
         after = bench_once(server, tmp_path)
-    outcome = run_verb(make_context({}, tmp_path), ["compare", before, after])
+    outcome = run_verb(reader(tmp_path), ["compare", before, after])
     change = next(row for row in outcome.data["changes"] if row["metric"] == "gen_tps")
     assert change["delta_percent"] == pytest.approx(-25.0)
     assert (change["significant"], change["flag"]) == (True, "WORSE")
@@ -65,7 +71,7 @@ def test_compare_flags_a_real_slowdown_of_generation(tmp_path: Path) -> None:
 
 
 def test_compare_of_an_unknown_run_names_it(tmp_path: Path) -> None:
-    outcome = run_verb(make_context({}, tmp_path), ["compare", "20990101-000000-abcdef", "x"])
+    outcome = run_verb(reader(tmp_path), ["compare", "20990101-000000-abcdef", "x"])
     assert isinstance(outcome.error, VerbFailed)
     assert "no recorded run '20990101-000000-abcdef'" in outcome.error.message
 

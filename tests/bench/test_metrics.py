@@ -24,8 +24,10 @@ def sample(**changes: object) -> RunSample:
     return RunSample.from_final({**FINAL, **changes}, ttft_s=0.6, e2e_s=3.1, requested=128)
 
 
-def test_generation_rate_is_eval_count_over_eval_duration_in_seconds() -> None:
-    assert sample().gen_tps == 64.0
+def test_generation_rate_counts_the_decode_steps_eval_duration_covers() -> None:
+    """ollama starts the clock when the first token is sampled: 2 s cover 127 of 128 tokens."""
+    assert sample().gen_tps == 127 / 2.0
+    assert sample(eval_count=1, eval_duration=0).gen_tps is None
 
 
 def test_prompt_rate_is_prompt_tokens_over_prompt_duration() -> None:

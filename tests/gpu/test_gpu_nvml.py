@@ -10,6 +10,7 @@ import pytest
 
 from rshell.gpu.model import GpuProcess, Temperature
 from rshell.gpu.nvml import read_nvml
+from rshell.gpu.text import gpu_line
 
 GiB, MiB = 1 << 30, 1 << 20
 
@@ -77,7 +78,26 @@ class StandInNvml:
         raise self.nvml.NVMLError(self.nvml.NVML_ERROR_NOT_SUPPORTED)
 
     def nvmlDeviceGetComputeRunningProcesses(self, handle: str) -> list[SimpleNamespace]:
+        # pynvml turns NVML_VALUE_NOT_AVAILABLE into None
         return [SimpleNamespace(pid=4242, usedGpuMemory=9 * GiB), SimpleNamespace(pid=77, usedGpuMemory=None)]
+
+    def nvmlDeviceGetGraphicsRunningProcesses(self, handle: str) -> list[SimpleNamespace]:
+        return [SimpleNamespace(pid=4242, usedGpuMemory=9 * GiB), SimpleNamespace(pid=900, usedGpuMemory=200 * MiB)]
+
+    def nvmlDeviceGetEnforcedPowerLimit(self, handle: str) -> int:
+        return 450_000  # milliwatts
+
+    def nvmlDeviceGetPerformanceState(self, handle: str) -> int:
+        return 2  # NVML_PSTATE_2
+
+    def nvmlDeviceGetFanSpeed(self, handle: str) -> int:
+        return 30
+
+    def nvmlDeviceGetClockInfo(self, handle: str, clock: int) -> int:
+        return {self.nvml.NVML_CLOCK_GRAPHICS: 2520, self.nvml.NVML_CLOCK_MEM: 10501}[clock]
+
+    def nvmlDeviceGetMigMode(self, handle: str) -> list[int]:
+        raise self.nvml.NVMLError(self.nvml.NVML_ERROR_NOT_SUPPORTED)  # a GeForce has no MIG
 
 
 def install_stand_in(monkeypatch: pytest.MonkeyPatch) -> Any:
@@ -104,10 +124,38 @@ def test_a_present_gpu_is_read_with_units_converted(monkeypatch: pytest.MonkeyPa
     )
     assert (gpu.vram_total_bytes, gpu.vram_used_bytes, gpu.vram_reserved_bytes) == (24 * GiB, 10 * GiB, 300 * MiB)
     assert gpu.temperatures == (Temperature("gpu", 61000),)
-    assert gpu.processes == (GpuProcess(4242, 9 * GiB), GpuProcess(77, None))
+    assert gpu.memory_info_version == "v2"
+    # compute and graphics processes, once per PID, largest first
+    assert gpu.processes == (GpuProcess(4242, 9 * GiB), GpuProcess(900, 200 * MiB), GpuProcess(77, None))
     assert gpu.power_uw is None  # not supported: quietly unknown
+    assert (gpu.power_cap_uw, gpu.performance_level, gpu.fan_percent) == (450_000_000, "P2", 30)
+    assert (gpu.sclk_mhz, gpu.mclk_mhz, gpu.mig_enabled) == (2520, 10501, None)
     assert gpu.busy_percent is None
     assert report.problems == ("nvml0: utilisation: GPU is lost",)
+
+
+def test_a_driver_without_memory_info_v2_is_recorded_as_v1(monkeypatch: pytest.MonkeyPatch) -> None:
+    pynvml = install_stand_in(monkeypatch)
+
+    def v1_only(handle: str, version: int | None = None) -> SimpleNamespace:
+        if version is not None:
+            raise pynvml.NVMLError(pynvml.NVML_ERROR_FUNCTION_NOT_FOUND)
+        return SimpleNamespace(total=24 * GiB, used=10 * GiB + 300 * MiB, free=13 * GiB)  # used includes reserved
+
+    monkeypatch.setattr(pynvml, "nvmlDeviceGetMemoryInfo", v1_only)
+
+    (gpu,) = read_nvml().gpus
+
+    assert (gpu.memory_info_version, gpu.vram_used_bytes, gpu.vram_reserved_bytes) == ("v1", 10 * GiB + 300 * MiB, None)
+
+
+def test_mig_mode_in_force_is_reported(monkeypatch: pytest.MonkeyPatch) -> None:
+    pynvml = install_stand_in(monkeypatch)
+    monkeypatch.setattr(pynvml, "nvmlDeviceGetMigMode", lambda handle: [pynvml.NVML_DEVICE_MIG_ENABLE, 1])
+
+    (gpu,) = read_nvml().gpus
+
+    assert gpu.mig_enabled is True
 
 
 def test_an_init_failure_other_than_absence_is_an_error(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -121,3 +169,16 @@ def test_an_init_failure_other_than_absence_is_an_error(monkeypatch: pytest.Monk
     report = read_nvml()
 
     assert (report.status, report.message) == ("error", "NVML: Insufficient Permissions")
+
+
+def test_an_nvidia_line_shows_what_nvidia_smi_users_look_for(monkeypatch: pytest.MonkeyPatch) -> None:
+    pynvml = install_stand_in(monkeypatch)
+    monkeypatch.setattr(pynvml, "nvmlDeviceGetUtilizationRates", lambda handle: SimpleNamespace(gpu=30, memory=12))
+    monkeypatch.setattr(pynvml, "nvmlDeviceGetPowerUsage", lambda handle: 120_500)
+
+    (gpu,) = read_nvml().gpus
+
+    assert gpu_line(gpu) == (
+        "nvml0  NVIDIA GeForce RTX 4090  0000:01:00.0  10de:2684  VRAM 10.0 GiB / 24.0 GiB (42%)  busy 30% mem 12%"
+        "  graphics 2520 MHz  memory 10501 MHz  gpu 61C  fan 30%  120.5 W / 450 W cap  P2"
+    )

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import re
 import socket
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import pytest
+
 from rshell.binding import bind
 from rshell.events import Result
+from rshell.gpu.ollamaps import processor, until
 from rshell.policy.model import ContainerRule, Role
 from rshell.policy.view import PolicyView, Principal
 from rshell.render.human import render_view
@@ -54,19 +59,61 @@ def test_loaded_models_show_their_vram_share_as_an_estimate(tmp_path: Path) -> N
         asked = server.paths()
 
     (entry,) = document(result)["models"]
-    assert entry == {
+    assert {key: value for key, value in entry.items() if key != "expires_at"} == {
         "target": "gpu1",
         "model": "llama3.2:1b",
         "size_bytes": 2_000_000_000,
         "size_vram_bytes": 1_500_000_000,
         "size_vram_is_estimate": True,
         "gpu_percent": 75,
+        "processor": "25%/75% CPU/GPU",
         "context_length": 8192,
-        "expires_at": "2030-01-01T00:00:00Z",
     }
     assert asked == {("GET", "/api/ps")}
     text = "".join(render_view(view, result.data) for view in (result.view, *result.extra_views))
-    assert "model llama3.2:1b on gpu1: 1.4 GiB of 1.9 GiB in VRAM (estimate; 75% GPU / 25% CPU)" in text
+    # the fake server's model expires 300 s after it answered, as ollama's default keep_alive
+    assert re.search(
+        r"^model llama3\.2:1b on gpu1: 2 GB  25%/75% CPU/GPU  context 8192  [45] minutes from now$", text, re.M
+    )
+
+
+NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("size", "size_vram", "shown"),
+    [
+        (2_000_000_000, 0, "100% CPU"),
+        (2_000_000_000, 2_000_000_000, "100% GPU"),
+        (2_000_000_000, 2_000_000_001, "Unknown"),  # more in VRAM than the model: ollama will not say >100%
+        (0, 5, "Unknown"),
+        (2_000_000_000, 1_500_000_000, "25%/75% CPU/GPU"),
+        (200, 1, "100%/0% CPU/GPU"),  # 99.5 rounds away from zero, as Go's math.Round does
+        (1000, 995, "1%/99% CPU/GPU"),  # 0.5 up, not to even
+        (1000, 985, "2%/98% CPU/GPU"),  # 1.5 up
+        (None, 5, "Unknown"),
+    ],
+)
+def test_the_cpu_gpu_split_follows_ollama_ps(size: int | None, size_vram: int | None, shown: str) -> None:
+    assert processor(size, size_vram) == shown
+
+
+@pytest.mark.parametrize(
+    ("expires_at", "shown"),
+    [
+        ("2026-12-01T11:59:59Z", "Stopping..."),  # past: ollama is unloading it
+        ("2026-12-01T12:04:30.123456789Z", "4 minutes from now"),  # Go's nanoseconds
+        ("2026-12-01T12:00:30+00:00", "30 seconds from now"),
+        ("2026-12-01T13:00:00Z", "About an hour from now"),
+        ("2026-12-01T07:00:00-07:00", "2 hours from now"),
+        ("2026-12-08T12:00:00Z", "7 days from now"),
+        ("0001-01-01T00:00:00Z", "Never"),  # Go's zero time
+        ("not a time", "Never"),
+        (None, "Never"),
+    ],
+)
+def test_until_follows_ollama_ps(expires_at: str | None, shown: str) -> None:
+    assert until(expires_at, NOW) == shown
 
 
 def test_a_target_that_is_down_is_a_problem_line_not_a_failure(tmp_path: Path) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -12,9 +13,12 @@ import yaml
 
 from rshell.binding import bind
 from rshell.errors import UsageError, VerbFailed
-from rshell.events import Event, Record, Result
+from rshell.events import Event, JSONValue, Record, Result
+from rshell.gpu.bars import frame_lines
+from rshell.gpu.model import Snapshot
 from rshell.policy.schema import Field, Kind, Problems, validate
-from rshell.render.human import render_view
+from rshell.render.human import HumanRenderer, render_view
+from rshell.render.streams import Streams
 from rshell.verb import Context
 
 if TYPE_CHECKING:  # mypy sees commands/ under its own name; at run time it is installed as rshell.commands
@@ -57,23 +61,34 @@ def test_no_gpu_is_success_with_an_empty_list(tmp_path: Path) -> None:
     assert lines[2].startswith("nvidia: not available: ")
 
 
-def test_gpus_show_one_line_each_with_their_processes(tmp_path: Path, amd_tree: Path) -> None:
-    (result,) = run(context(tmp_path, {"sysfs_root": str(amd_tree), "sources": ["amd"]}))
+def amd_settings(root: Path, pci_ids: Path) -> dict[str, object]:
+    return {"sysfs_root": str(root), "sources": ["amd"], "pci_ids": str(pci_ids), "proc_root": str(root / "proc")}
+
+
+CARD0 = (
+    "card0  Navi 31 [Radeon RX 7900 XT/7900 XTX] (NITRO+ RX 7900 XTX Vapor-X)  0000:03:00.0  1002:744c"
+    "  VRAM 6.0 GiB / 24.0 GiB (25%)  busy 12% mem 4%  sclk 2482 MHz  mclk 1249 MHz  edge 45C junction 52C mem 60C"
+    "  fan 1180 RPM 31%  35.0 W / 327 W cap  perf auto"
+)
+
+
+def test_gpus_show_one_line_each_and_processes_nobody_may_see_as_a_sum(
+    tmp_path: Path, amd_tree: Path, pci_ids: Path
+) -> None:
+    (result,) = run(context(tmp_path, amd_settings(amd_tree, pci_ids)))
 
     assert isinstance(result, Result)
     assert human(result).splitlines() == [
-        "card0  AMD Radeon RX 7900 XTX  0000:03:00.0  1002:744c  VRAM 6.0 GiB / 24.0 GiB (25%)  busy 12%"
-        "  edge 45C junction 52C  35.0 W",
-        "  pid 4242  5.0 GiB",
-        "  pid 5151  512.0 MiB",
-        "card1  AMD GPU 1002:15bf  0000:c5:00.0  1002:15bf  VRAM+GTT 3.4 GiB / 15.5 GiB (22%)  busy 3%"
-        "  edge 41C  15.0 W",
-        "  pid 6161  256.0 MiB",
+        CARD0,
+        "  other: 2 processes, 5.5 GiB",  # no view: no container is visible, so no PID is shown
+        "card1  Phoenix1  0000:c5:00.0  1002:15bf  VRAM+GTT 3.4 GiB / 15.5 GiB (22%)  busy 3%  sclk 800 MHz"
+        "  edge 41C  SoC 15.0 W  perf auto",
+        "  other: 1 process, 256.0 MiB",
     ]
 
 
-def test_the_json_document_carries_units_in_its_names(tmp_path: Path, amd_tree: Path) -> None:
-    (result,) = run(context(tmp_path, {"sysfs_root": str(amd_tree), "sources": ["amd"]}), "--json")
+def test_the_json_document_carries_units_in_its_names(tmp_path: Path, amd_tree: Path, pci_ids: Path) -> None:
+    (result,) = run(context(tmp_path, amd_settings(amd_tree, pci_ids)), "--json")
 
     document = as_json(result)
     card0, card1 = document["gpus"]
@@ -82,23 +97,33 @@ def test_the_json_document_carries_units_in_its_names(tmp_path: Path, amd_tree: 
         24 << 30,
         6 << 30,
     )
-    assert card0["temperatures_mc"] == {"edge": 45000, "junction": 52000}
-    assert card0["power_uw"] == 35_000_000
-    assert card0["processes"][0] == {"pid": 4242, "vram_used_bytes": 5 << 30}
-    assert (card1["integrated"], card1["memory_used_bytes"]) == (True, (384 << 20) + (3 << 30))
+    assert card0["temperatures_mc"] == {"edge": 45000, "junction": 52000, "mem": 60000}
+    assert (card0["power_uw"], card0["power_cap_uw"], card0["power_scope"]) == (35_000_000, 327_000_000, "gpu")
+    assert (card0["sclk_mhz"], card0["mclk_mhz"], card0["fan_rpm"], card0["fan_percent"]) == (2482, 1249, 1180, 31)
+    assert (card0["name_source"], card0["board_name"], card0["status"]) == (
+        "pci.ids",
+        "NITRO+ RX 7900 XTX Vapor-X",
+        "active",
+    )
+    assert (card0["processes"], card0["other_processes"]) == ([], {"count": 2, "vram_used_bytes": 11 << 29})
+    assert (card1["integrated"], card1["memory_used_bytes"], card1["power_scope"]) == (
+        True,
+        (384 << 20) + (3 << 30),
+        "soc",
+    )
     assert document["sources"] == [{"source": "amd", "status": "ok", "message": "", "gpu_count": 2, "problems": []}]
 
 
 def test_a_broken_card_shows_its_problem_under_the_gpus(
     tmp_path: Path, tree_with_second_card: Callable[[Mapping[str, str | None]], Path]
 ) -> None:
-    root = tree_with_second_card({"mem_info_vram_used": "garbage"})
-    (result,) = run(context(tmp_path, {"sysfs_root": str(root), "sources": ["amd"]}))
+    root = tree_with_second_card({"mem_info_vram_used": "garbage", "product_name": "AMD Radeon RX 7900 XTX"})
+    (result,) = run(context(tmp_path, amd_settings(root, tmp_path / "no-pci.ids")))
 
     assert isinstance(result, Result)
-    sensors = "busy 12%  edge 45C junction 52C  35.0 W"
+    sensors = CARD0.split("(25%)  ", 1)[1]
     assert human(result).splitlines() == [
-        f"card0  AMD Radeon RX 7900 XTX  0000:03:00.0  1002:744c  VRAM 6.0 GiB / 24.0 GiB (25%)  {sensors}",
+        f"card0  AMD GPU 1002:744c  0000:03:00.0  1002:744c  VRAM 6.0 GiB / 24.0 GiB (25%)  {sensors}",
         f"card1  AMD Radeon RX 7900 XTX  0000:04:00.0  1002:744c  VRAM ? / 24.0 GiB  {sensors}",
         "amd: problem: card1: mem_info_vram_used: not a whole number: 'garbage'",
     ]
@@ -114,7 +139,7 @@ def test_every_source_failing_fails_the_verb(tmp_path: Path, amd_tree: Path) -> 
 
 
 def test_watch_yields_one_record_per_sample_up_to_count(tmp_path: Path, amd_tree: Path) -> None:
-    ctx = context(tmp_path, {"sysfs_root": str(amd_tree), "sources": ["amd"]})
+    ctx = context(tmp_path, amd_settings(amd_tree, tmp_path / "no-pci.ids"))
 
     records = run(ctx, "--watch", "1", "--count", "2")
 
@@ -122,8 +147,8 @@ def test_watch_yields_one_record_per_sample_up_to_count(tmp_path: Path, amd_tree
     first, second = (record for record in records if isinstance(record, Record))
     assert (first.data["sample"], second.data["sample"]) == (1, 2)
     assert first.data["gpus"] == second.data["gpus"]
-    assert first.text.startswith("card0  AMD Radeon RX 7900 XTX")
-    assert second.text.startswith("\ncard0  AMD Radeon RX 7900 XTX")
+    assert first.text.startswith("card0  AMD GPU 1002:744c")
+    assert second.text.startswith("\ncard0  AMD GPU 1002:744c")
 
 
 def test_watch_stops_when_cancelled(tmp_path: Path, amd_tree: Path) -> None:
@@ -175,3 +200,28 @@ def test_the_policy_checks_vram_settings(text: str, problem: str) -> None:
 
     assert len(problems.messages) == 1
     assert problem in problems.messages[0]
+
+
+def test_watch_on_a_terminal_redraws_one_bar_per_gpu_in_place(tmp_path: Path, amd_tree: Path, pci_ids: Path) -> None:
+    records = run(context(tmp_path, amd_settings(amd_tree, pci_ids)), "--watch", "1", "--count", "2")
+    terminal, pipe = io.StringIO(), io.StringIO()
+    for output, is_tty in ((terminal, True), (pipe, False)):
+        renderer = HumanRenderer(Streams(output, io.StringIO(), stdout_is_tty=is_tty))
+        for record in records:
+            renderer.event(record)
+
+    frame = [
+        "card0 Navi 31 [Radeon RX 7900 XT/7900 XTX]  [########----------------------]  6.0 GiB / 24.0 GiB  25%",
+        "card1 Phoenix1                              [#######-----------------------]  3.4 GiB / 15.5 GiB  22%",
+    ]
+    # the second frame goes back up over the first two lines (CSI 2 F) and clears below (CSI J)
+    assert terminal.getvalue() == "\n".join(frame) + "\n\x1b[2F\x1b[J" + "\n".join(frame) + "\n"
+    assert pipe.getvalue().startswith(CARD0 + "\n")  # not a terminal: the full text, sample after sample
+    assert "\x1b" not in pipe.getvalue()
+
+
+def test_a_model_gets_its_own_bar() -> None:
+    model: dict[str, JSONValue] = {"model": "llama3.2:1b", "target": "gpu1", "size_bytes": 2_000_000_000}
+    line = frame_lines(Snapshot(()), [{**model, "size_vram_bytes": 1_500_000_000}])[0]
+
+    assert line == "model llama3.2:1b on gpu1  [" + "#" * 22 + "-" * 8 + "]  1.5 GB of 2 GB in VRAM  25%/75% CPU/GPU"

@@ -9,8 +9,9 @@ import jsonschema  # type: ignore[import-untyped]  # the MCP SDK's dependency, w
 import pytest
 
 from rshell.completion import Candidates
-from rshell.mcp.schema import input_schema
-from rshell.mcp.server import Handlers
+from rshell.mcp.limits import McpLimits
+from rshell.mcp.schema import TEXT_ROOM, input_schema
+from rshell.mcp.tools import Tools
 from rshell.session import local_session
 from tests.mcp.client import enums
 from tests.support.engine import EngineContainers
@@ -18,8 +19,8 @@ from tests.support.engine import EngineContainers
 
 @pytest.fixture
 def schemas(mcp_policy: Path) -> dict[str, dict[str, Any]]:
-    handlers = Handlers(local_session(mcp_policy, "mcp"))
-    return {tool.name: tool.input_schema for tool in handlers.tools()}
+    tools = Tools(local_session(mcp_policy, "mcp"), McpLimits())
+    return {tool.name: tool.input_schema for tool in tools.listing()}
 
 
 def test_every_schema_is_valid_json_schema_without_json_or_help(schemas: dict[str, dict[str, Any]]) -> None:
@@ -50,7 +51,7 @@ def test_bench_targets_models_choices_and_integers(schemas: dict[str, dict[str, 
     assert bench["test"]["enum"] == ["pp512", "tg128", "all"]
     assert bench["test"]["default"] == "all"
     assert (bench["runs"]["type"], bench["runs"]["minimum"], bench["runs"]["maximum"]) == ("integer", 1, 100)
-    assert bench["prompt"]["maxLength"] == 16384
+    assert bench["prompt"]["maxLength"] == TEXT_ROOM  # the whole call must fit in one 4096-byte line
     assert schemas["bench"]["required"] == ["target"]
 
 
@@ -68,12 +69,13 @@ def test_switches_are_booleans_and_durations_have_a_pattern(schemas: dict[str, d
     }
 
 
-def test_no_visible_containers_means_a_free_string_not_an_empty_enum(mcp_policy: Path) -> None:
+def test_no_visible_containers_means_no_name_is_valid_not_free_text(mcp_policy: Path) -> None:
     session = local_session(mcp_policy, "mcp")
     candidates = Candidates(session)
     candidates.containers = lambda: []  # type: ignore[method-assign]
     logs = session.registry.get("logs")
     assert logs is not None
     container = input_schema(logs, candidates)["properties"]["container"]
-    assert "enum" not in container
     assert enums(container) == []
+    assert not jsonschema.Draft202012Validator(container).is_valid("anything")
+    assert "no container is visible to you now" in container["description"]

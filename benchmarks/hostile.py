@@ -1,0 +1,342 @@
+"""A hostile neighbour: one user floods the broker while another runs ``ps``; the honest user's latency
+next to a quiet baseline from the same run, and the broker's peak RSS, threads and descriptors.
+
+    .venv/bin/python benchmarks/hostile.py [--runs 200] [--idle 400] [--followers 64] [--installed]
+
+The flood, as an unprivileged account (benchmarks.common.agent_account): ``--idle`` connections that
+never send a request (each reopened when the broker drops it), ``--followers`` threads that each keep
+asking for ``logs --follow`` (the ones past the caps are refused and ask again at once), and, when the
+broker has the MCP SDK, an MCP session that sends a 16 MiB line. The honest user is root, running
+``rshell --broker SOCK -c ps`` ``--runs`` times in a row, once quiet and once under the flood.
+The broker runs with its default caps (rshelld's flags; README, "Broker caps").
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from rshell.frames import END, frames_of, run_request
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks.common import (
+    IMAGE,
+    ROOT,
+    agent_account,
+    bench_venv,
+    engine,
+    ensure_image,
+    percentile,
+    rss_kb,
+    write_policy,
+)
+
+PREFIX = f"rsh{os.getpid()}"
+#: run as the flooding user: idle connections, follow loops and one huge MCP line, until stdin closes
+FLOOD = """
+import json, os, socket, sys, threading, time
+path, idle, followers, container = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+stop = threading.Event()
+counts = {"idle_reopened": 0, "follow_requests": 0}
+
+def connect():
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock.connect(path)
+    return sock
+
+def hold_idle():
+    while not stop.is_set():
+        try:
+            sock = connect()
+            sock.settimeout(1.0)
+            while not stop.is_set():
+                try:
+                    if not sock.recv(65536):
+                        break
+                except socket.timeout:
+                    continue
+            sock.close()
+            counts["idle_reopened"] += 1
+        except OSError:
+            time.sleep(0.05)
+
+def follow():
+    request = json.dumps({"v": 1, "op": "run", "line": f"logs {container} --follow", "mode": "c"}).encode() + b"\\n"
+    while not stop.is_set():
+        try:
+            sock = connect()
+            sock.settimeout(1.0)
+            sock.sendall(request)
+            counts["follow_requests"] += 1
+            while not stop.is_set():
+                try:
+                    if not sock.recv(65536):
+                        break
+                except socket.timeout:
+                    continue
+            sock.close()
+        except OSError:
+            time.sleep(0.05)
+
+INITIALIZE = [
+    {"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {"protocolVersion": "2025-06-18",
+     "capabilities": {}, "clientInfo": {"name": "flood", "version": "1"}}},
+    {"jsonrpc": "2.0", "method": "notifications/initialized"},
+]
+
+def mcp_session():
+    sock = connect()
+    sock.sendall(b'{"v": 1, "op": "mcp"}\\n')
+    answer = sock.recv(65536)
+    if b'"mcp"' not in answer:
+        raise OSError("refused: " + answer[:160].decode(errors="replace"))
+    sock.sendall(b"".join(json.dumps(message).encode() + b"\\n" for message in INITIALIZE))
+    return sock
+
+def huge_mcp_line():
+    try:
+        sock = mcp_session()
+        sock.settimeout(5)
+        sent = 0
+        try:
+            while sent < 16 << 20 and not stop.is_set():
+                sent += sock.send(b"x" * 65536)
+        except OSError as error:
+            counts["mcp_huge_line"] = f"cut off after {sent >> 20} MiB ({type(error).__name__})"
+            return
+        counts["mcp_huge_line"] = f"sent {sent >> 20} MiB"
+    except OSError as error:
+        counts["mcp_huge_line"] = f"failed: {error}"
+
+def pipelined_follows(calls=2000):
+    try:
+        sock = mcp_session()
+        arguments = {"container": container, "follow": True}
+        batch = b"".join(
+            json.dumps({"jsonrpc": "2.0", "id": index, "method": "tools/call",
+                        "params": {"name": "logs", "arguments": arguments}}).encode() + b"\\n"
+            for index in range(1, calls + 1)
+        )
+        sock.settimeout(5)
+        sock.sendall(batch)
+        received = b""
+        while not stop.is_set():
+            try:
+                chunk = sock.recv(65536)
+            except socket.timeout:
+                continue
+            if not chunk:
+                break
+            received += chunk[:1 << 20]
+        counts["mcp_follows"] = f"{calls} calls sent; {received.count(b'isError')} answers seen"
+    except OSError as error:
+        counts["mcp_follows"] = f"failed: {error}"
+
+first = [threading.Thread(target=huge_mcp_line, daemon=True), threading.Thread(target=pipelined_follows, daemon=True)]
+for thread in first:  # the MCP sessions first, before the flood takes every connection
+    thread.start()
+time.sleep(1)
+for _ in range(idle):
+    threading.Thread(target=hold_idle, daemon=True).start()
+for _ in range(followers):
+    threading.Thread(target=follow, daemon=True).start()
+print("flooding", flush=True)
+sys.stdin.read()
+stop.set()
+print(json.dumps(counts), flush=True)
+"""
+
+
+@contextmanager
+def broker(
+    python: Path, policy: Path, group: str, work: Path, nice: int
+) -> Iterator[tuple[Path, subprocess.Popen[bytes]]]:
+    """rshelld with its default caps; its stderr goes to a file (a pipe nobody reads would block it)."""
+    directory = work / "run"
+    sock = directory / "rshell.sock"
+    command = ["nice", "-n", str(nice), str(python), "-I", "-m", "rshell.broker.server"]
+    command += ["--policy", str(policy), "--socket", str(sock)]
+    with (work / "rshelld.log").open("wb") as log:
+        process = subprocess.Popen([*command, "--socket-group", group], stderr=log, cwd="/")
+    deadline = time.monotonic() + 15
+    while not sock.exists():
+        if time.monotonic() > deadline or process.poll() is not None:
+            raise RuntimeError("rshelld did not start")
+        time.sleep(0.05)
+    try:
+        yield sock, process
+    finally:
+        if process.poll() is None:
+            process.kill()
+        process.wait(timeout=10)
+
+
+class Sampler:
+    """The broker's peak RSS, threads and descriptors, read from /proc every 50 ms."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self.peak = {"rss_mib": 0.0, "threads": 0, "descriptors": 0}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> Sampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.05):
+            try:
+                now = {
+                    "rss_mib": round(rss_kb(self.pid) / 1024, 1),
+                    "threads": len(os.listdir(f"/proc/{self.pid}/task")),
+                    "descriptors": len(os.listdir(f"/proc/{self.pid}/fd")),
+                }
+            except OSError:
+                return
+            self.peak = {key: max(self.peak[key], value) for key, value in now.items()}
+
+
+def honest_ps(python: Path, sock: Path, runs: int) -> dict[str, Any]:
+    """``rshell -c ps`` as a process (what ``ssh host -- ps`` costs past sshd), alternating with the
+    same request on a socket of this process (the broker's own share of it)."""
+    command = [str(python), "-I", "-m", "rshell.cli", "--broker", str(sock), "-c", "ps"]
+    client, raw, failures = [], [], 0
+    for _ in range(runs):
+        started = time.perf_counter()
+        done = subprocess.run(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, check=False)
+        client.append(time.perf_counter() - started)
+        failures += done.returncode != 0
+        started = time.perf_counter()
+        failures += raw_ps(sock) != 0
+        raw.append(time.perf_counter() - started)
+    return {
+        "client_p50_ms": round(percentile(client, 0.5) * 1000, 1),
+        "client_p99_ms": round(percentile(client, 0.99) * 1000, 1),
+        "raw_p50_ms": round(percentile(raw, 0.5) * 1000, 1),
+        "raw_p99_ms": round(percentile(raw, 0.99) * 1000, 1),
+        "failures": failures,
+    }
+
+
+def raw_ps(sock: Path) -> int:
+    """One ``ps`` request on the broker's socket; its exit status (-1 when no end frame came)."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:
+        conn.settimeout(30)
+        conn.connect(str(sock))
+        conn.sendall(run_request("ps", "c", (False, False)))
+        data = b""
+        while chunk := conn.recv(65536):
+            data += chunk
+    ends = [payload for kind, payload in frames_of(data) if kind == END]
+    return int(ends[0]) if ends else -1
+
+
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU time of a process, from /proc/PID/stat."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def run(options: argparse.Namespace) -> dict[str, Any]:
+    client = engine()
+    ensure_image(client)
+    venv = bench_venv() if options.installed else ROOT / ".venv"
+    python = venv / "bin" / "python"
+    work = Path(tempfile.mkdtemp(prefix="rshell-hostile-"))
+    work.chmod(0o755)
+    name = f"{PREFIX}-quiet"
+    container = client.containers.run(IMAGE, ["sh", "-c", "echo ready; sleep 3600"], name=name, detach=True)
+    try:
+        with agent_account() as (agent, _launcher_dir):
+            policy = write_policy(work / "policy", [name], agent=agent)
+            document = yaml.safe_load(policy.read_text())
+            document["roles"]["bench"]["verbs"].append("mcp")
+            policy.write_text(yaml.safe_dump(document, sort_keys=False))
+            with broker(python, policy, agent, work, options.broker_nice) as (sock, process):
+                honest_ps(python, sock, 5)  # warm-up: the engine client, the caches
+                idle_before = rss_kb(process.pid) / 1024
+                quiet = honest_ps(python, sock, options.runs)
+                as_agent = ["setpriv", f"--reuid={agent}", f"--regid={agent}", "--init-groups", "--"]
+                attack = [*as_agent, str(python), "-I", "-c", FLOOD, str(sock), str(options.idle)]
+                attack += [str(options.followers), name]
+                flooder = subprocess.Popen(attack, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd="/")
+                assert flooder.stdin is not None
+                assert flooder.stdout is not None
+                assert flooder.stdout.readline().strip() == "flooding"
+                time.sleep(3)  # let the flood reach the caps
+                cpu_before, flood_started = cpu_seconds(process.pid), time.monotonic()
+                with Sampler(process.pid) as sampler:
+                    flooded = honest_ps(python, sock, options.runs)
+                broker_cpu = (cpu_seconds(process.pid) - cpu_before) / (time.monotonic() - flood_started)
+                flooder.stdin.close()
+                attacker = flooder.stdout.readline().strip()
+                flooder.wait(timeout=30)
+                stopped = time.monotonic()
+                process.terminate()
+                process.wait(timeout=30)
+                stop_seconds = round(time.monotonic() - stopped, 2)
+    finally:
+        container.remove(force=True)
+    return {
+        "quiet": quiet,
+        "flooded": flooded,
+        "broker_idle_rss_mib": round(idle_before, 1),
+        "broker_peak": sampler.peak,
+        "broker_cpu_percent": round(broker_cpu * 100),
+        "attacker": attacker,
+        "sigterm_to_exit_s": stop_seconds,
+        "broker_log_lines": len((work / "rshelld.log").read_text(errors="replace").splitlines()),
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--runs", type=int, default=200)
+    parser.add_argument("--idle", type=int, default=400)
+    parser.add_argument("--followers", type=int, default=64)
+    parser.add_argument("--broker-nice", type=int, default=0, help="run rshelld at this nice value (the unit's Nice=)")
+    parser.add_argument("--installed", action="store_true", help="rshell installed normally in a bench venv")
+    results = run(parser.parse_args())
+    print("| honest user's `ps` | client p50 | client p99 | broker round trip p50 | p99 | failures |")
+    print("|---|---|---|---|---|---|")
+    for label in ("quiet", "flooded"):
+        row = results[label]
+        print(
+            f"| {label} | {row['client_p50_ms']} ms | {row['client_p99_ms']} ms | {row['raw_p50_ms']} ms"
+            f" | {row['raw_p99_ms']} ms | {row['failures']} |"
+        )
+    quiet, flooded = results["quiet"], results["flooded"]
+    print(
+        f"p99 flooded/quiet: client {flooded['client_p99_ms'] / quiet['client_p99_ms']:.2f},"
+        f" broker round trip {flooded['raw_p99_ms'] / quiet['raw_p99_ms']:.2f}"
+    )
+    peak = results["broker_peak"]
+    print(
+        f"broker: idle RSS {results['broker_idle_rss_mib']} MiB; under the flood {results['broker_cpu_percent']} % CPU,"
+        f" peak RSS {peak['rss_mib']} MiB,"
+        f" {peak['threads']} threads, {peak['descriptors']} descriptors; SIGTERM to exit {results['sigterm_to_exit_s']} s"
+    )
+    print(f"attacker: {results['attacker']}; the broker's log: {results['broker_log_lines']} lines")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

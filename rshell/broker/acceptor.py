@@ -1,0 +1,115 @@
+"""The accept loop: each connection admitted or refused from its uid alone, then served in a thread.
+
+Admission (rshell.broker.caps) happens here, before any user-database lookup or thread start, so
+a uid at its caps costs the others only an accept and a refusal; a refusal is one JSON ``end`` line
+with status 126, sent without waiting.
+"""
+
+from __future__ import annotations
+
+import socket
+import struct
+import threading
+import time
+
+from rshell.broker.caps import Admission, Caps
+from rshell.broker.handler import handle_connection
+from rshell.broker.refusals import Lingering, Refusals
+from rshell.broker.state import BrokerState, log
+from rshell.enginepool import STREAM_OWNER
+from rshell.errors import ExitStatus
+from rshell.protocol import encode
+
+#: how long to wait after a failed accept (out of descriptors) before accepting again
+ACCEPT_BACKOFF = 0.1
+CRED_SIZE = struct.calcsize("3i")
+
+
+class Server:
+    """The accept loop: admits or refuses each connection from its uid, then serves it in a thread."""
+
+    def __init__(self, server: socket.socket, state: BrokerState, caps: Caps) -> None:
+        self.server = server
+        self.state = state
+        self.admission = Admission(caps)
+        self.refusals = Refusals(state)
+        self.lingering = Lingering()
+        self.stop = threading.Event()
+        self._accept_failures = 0
+        self._answers: dict[str, bytes] = {}
+        self._pacing = (
+            f"over {caps.connection_rate_per_uid} new connections per second (--connection-rate-per-uid): paced"
+        )
+
+    def serve(self) -> None:
+        while not self.stop.is_set():
+            try:
+                conn, _ = self.server.accept()
+            except OSError as error:
+                if self.stop.is_set():
+                    return
+                self._accept_failed(error)
+                continue
+            if self._accept_failures:
+                log(f"accepting again after {self._accept_failures} failed accepts")
+                self._accept_failures = 0
+            self._admit(conn)
+
+    def _accept_failed(self, error: OSError) -> None:
+        """Out of descriptors: wait for some to close, do not spin, and say so once per burst."""
+        self._accept_failures += 1
+        if self._accept_failures == 1:
+            log(f"accept failed: {error}")
+        time.sleep(ACCEPT_BACKOFF)
+
+    def _admit(self, conn: socket.socket) -> None:
+        try:
+            _pid, uid, gid = struct.unpack("3i", conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, CRED_SIZE))
+        except OSError:
+            conn.close()
+            return
+        admitted = self.admission.admit(uid)
+        if isinstance(admitted, tuple):
+            self._refuse(conn, uid, gid, *admitted)
+            return
+        if admitted:
+            self.refusals.note(uid, gid, "connection_rate_per_uid", self._pacing)
+        try:
+            threading.Thread(target=self._serve_one, args=(conn, uid, admitted), daemon=True).start()
+        except RuntimeError as error:  # no thread to spare: refuse this caller, keep serving the others
+            self.admission.release(uid)
+            self._refuse(conn, uid, gid, "threads", f"the broker cannot start a thread ({error}); try again")
+
+    def _serve_one(self, conn: socket.socket, uid: int, wait: float) -> None:
+        STREAM_OWNER.set(uid)  # the engine's stream caps count this thread's streams against uid
+        try:
+            if wait and self.stop.wait(wait):  # past the uid's rate: its turn comes later
+                return
+            handle_connection(conn, self.state)
+        finally:
+            self.admission.release(uid)
+
+    def _refuse(self, conn: socket.socket, uid: int, gid: int, cap: str, message: str) -> None:
+        """One JSON line (status 126, as a rate limit), sent without waiting; the connection is closed
+        once the request has arrived (rshell.broker.refusals.Lingering)."""
+        self.refusals.note(uid, gid, cap, message)
+        answer = self._answers.get(message)
+        if answer is None:  # a flood repeats a few messages: encode each once
+            answer = encode(
+                {"op": "end", "status": int(ExitStatus.DENIED), "error": {"code": "denied", "message": message}}
+            )
+            self._answers = {message: answer} if len(self._answers) > 64 else {**self._answers, message: answer}
+        try:
+            conn.send(answer, socket.MSG_DONTWAIT)
+            conn.recv(65536, socket.MSG_DONTWAIT)  # read the request away, so the close is not a reset
+        except BlockingIOError:  # the request is still on its way: close once it is here
+            self.lingering.close_later(conn)
+            return
+        except OSError:
+            pass  # the client is gone
+        conn.close()
+
+    def wait_for_requests(self, seconds: float) -> None:
+        deadline = time.monotonic() + seconds
+        while self.admission.open_connections() and time.monotonic() < deadline:
+            time.sleep(0.05)

@@ -1,0 +1,45 @@
+"""Whether a running request is still allowed: its verb and its containers, decided on what is in force now."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from rshell.engine import engine_errors
+from rshell.errors import Denied, RshellError
+from rshell.policy.view import Decision
+from rshell.spec import Arguments
+from rshell.swarm.targets import ServiceTarget, resolve_again
+from rshell.targets import Target
+
+if TYPE_CHECKING:
+    from rshell.executor import Session
+
+#: the reason a stream ends when its container left the caller's view (renamed, relabelled, removed)
+NO_LONGER_VISIBLE = "the container is no longer visible to you"
+
+
+def still_allowed(session: Session, verb: str, args: Arguments) -> Callable[[], Decision]:
+    """A check a long-running verb calls: the verb, then each container by its ID, under the session
+    as it is now (a reload, a removed mapping or group, a rename out of the policy all end it).
+    An engine failure raises (the caller decides whether to try again); a caller who cannot be
+    identified any more is denied (fail closed)."""
+    targets = [value for value in args.values.values() if isinstance(value, (Target, ServiceTarget))]
+
+    def check() -> Decision:
+        try:
+            fresh = session.current()
+        except RshellError as error:  # the caller cannot be identified now (user database out of reach)
+            return Decision(False, error.message, "fail closed")
+        decision = fresh.view.decide_verb(verb)
+        if not decision.allowed:
+            return decision
+        for target in targets:
+            try:
+                with engine_errors(fresh.engine.url):
+                    resolve_again(fresh.engine, fresh.view, target)
+            except Denied:
+                return Decision(False, NO_LONGER_VISIBLE, "default deny")
+        return decision
+
+    return check

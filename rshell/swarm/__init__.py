@@ -1,0 +1,1 @@
+"""Docker Swarm services on a manager node: resolution among the visible ones, listing, logs and forced updates."""
