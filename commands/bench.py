@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from rshell.bench.formats import FORMATS
+from rshell.bench.matrix import OPTIONS, parse_values
 from rshell.bench.method import DEFAULT_RUNS
 from rshell.bench.policy import SETTINGS, normalize_model
 from rshell.errors import UsageError
@@ -29,10 +30,15 @@ class Bench(Verb):
     summary = "benchmark a model on an ollama server (pp512 / tg128), list and compare past results"
     description = (
         "bench TARGET runs one warm-up, then --runs timed runs of each test: pp512 (about 512 prompt\n"
-        "tokens) and tg128 (128 generated tokens), like llama.cpp's llama-bench. Rates come from the\n"
-        "server's own counters; TTFT and end-to-end time are measured here. Results are kept:\n"
-        "'bench history [--model M] [--limit N]' lists them, 'bench compare RUN_A RUN_B' compares two\n"
-        "and flags changes over 10 % that also exceed two standard deviations."
+        "tokens) and tg128 (128 generated tokens), like llama.cpp's llama-bench (--pp/--tg sweep sizes).\n"
+        "Rates come from the server's own counters, corrected as llama-bench defines them (tg over the\n"
+        "eval_count - 1 timed decode steps, pp over the evaluated, uncached tokens); short runs are\n"
+        "retried up to 3 times, then left out. --seed makes the prompts repeatable. --depth N runs each\n"
+        "test after N context tokens (pp512@d4096); --num-ctx/--num-gpu/--num-batch/--num-thread lists\n"
+        "run every combination within policy as its own row; --parallel N sends N concurrent streams\n"
+        "(per-stream and aggregate tok/s). Models are unloaded between models. Results are kept:\n"
+        "'bench history [--model M] [--limit N]' lists them, 'bench compare RUN_A RUN_B' compares two,\n"
+        "lists setup differences and flags changes over 10 % that also exceed two standard deviations."
     )
     spec = VerbSpec(
         positionals=(
@@ -54,14 +60,17 @@ class Bench(Verb):
                 maximum=MAX_SEED,
             ),
             Option(
-                "--num-ctx",
-                ArgKind.INTEGER,
-                "context size (default: prompt + generation + 64)",
-                minimum=256,
-                maximum=MAX_NUM_CTX,
+                "--num-ctx", ArgKind.TEXT, "context sizes (default: prompt + generation + depth + 64)", max_length=64
             ),
+            Option("--num-gpu", ArgKind.TEXT, "layers offloaded to the GPU, comma-separated", max_length=64),
+            Option("--num-batch", ArgKind.TEXT, "prompt batch sizes, comma-separated", max_length=64),
+            Option("--num-thread", ArgKind.TEXT, "CPU threads, comma-separated", max_length=64),
             Option("--pp", ArgKind.TEXT, "prompt sizes, comma-separated (default 512)", max_length=64),
             Option("--tg", ArgKind.TEXT, "generation sizes, comma-separated (default 128)", max_length=64),
+            Option(
+                "--depth", ArgKind.TEXT, "context tokens before each test, comma-separated (default 0)", max_length=64
+            ),
+            Option("--parallel", ArgKind.INTEGER, "concurrent streams per timed run", default=1, minimum=1, maximum=64),
             Option("--format", ArgKind.CHOICE, "how to show the result", default="table", choices=FORMATS),
             Option("--limit", ArgKind.INTEGER, "history: runs to list", default=HISTORY_LIMIT, minimum=1, maximum=1000),
         ),
@@ -114,19 +123,22 @@ def _request(target: str, args: Arguments) -> BenchRequest:
         prompt_set=args.optional_text("prompt_set"),
         prompt=args.optional_text("prompt"),
         seed=args.integer("seed"),
-        num_ctx=args.integer("num_ctx"),
+        options={option: parse_values(args.optional_text(option), option) for option in OPTIONS},
         output_format=args.optional_text("format") or "table",
+        parallel=args.integer("parallel") or 1,
         pp_sizes=_sizes(args.optional_text("pp"), "--pp"),
         tg_sizes=_sizes(args.optional_text("tg"), "--tg"),
+        depths=_sizes(args.optional_text("depth"), "--depth", allow_zero=True),
     )
 
 
-def _sizes(text: str | None, flag: str) -> tuple[int, ...]:
-    """``512,2048`` as (512, 2048): at most MAX_SIZES positive token counts."""
+def _sizes(text: str | None, flag: str, *, allow_zero: bool = False) -> tuple[int, ...]:
+    """``512,2048`` as (512, 2048): at most MAX_SIZES positive token counts (``--depth``: 0 too)."""
     if text is None:
         return ()
     parts = [part.strip() for part in text.split(",")]
-    if not all(SIZE.fullmatch(part) and 0 < int(part) <= MAX_NUM_CTX for part in parts) or len(parts) > MAX_SIZES:
+    least = 0 if allow_zero else 1
+    if not all(SIZE.fullmatch(part) and least <= int(part) <= MAX_NUM_CTX for part in parts) or len(parts) > MAX_SIZES:
         raise UsageError(f"bench: {flag} takes up to {MAX_SIZES} token counts like 512,2048 (got {text!r})")
     return tuple(dict.fromkeys(int(part) for part in parts))
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from rshell.containerview import inspect_lines, redacted_view
+from rshell.containers.view import inspect_lines, redacted_view
 from rshell.events import Event, MessageView, Result
 from rshell.policy.schema import Field, Kind
 from rshell.spec import ArgKind, Arguments, Positional, VerbSpec

@@ -7,9 +7,9 @@ from collections.abc import Iterator
 from rshell.errors import VerbFailed
 from rshell.events import Event, JSONValue, MessageView, Notice, Result
 from rshell.models.actions import keep_alive_request
-from rshell.models.policy import model_target
+from rshell.models.policy import TARGET_AND_MODEL, model_target
 from rshell.policy.schema import Field, Kind
-from rshell.spec import ArgKind, Arguments, Positional, VerbSpec
+from rshell.spec import Arguments, VerbSpec
 from rshell.verb import Context, Verb
 
 
@@ -17,12 +17,7 @@ class Load(Verb):
     name = "load"
     summary = "load (warm) an allowed ollama model on a target, so the next request does not wait for it"
     changes_state = True
-    spec = VerbSpec(
-        positionals=(
-            Positional("target", ArgKind.BENCH_TARGET, "an ollama target from the policy"),
-            Positional("model", ArgKind.MODEL, "a model the policy allows on that target", max_length=200),
-        )
-    )
+    spec = VerbSpec(positionals=TARGET_AND_MODEL)
     settings = (
         Field("keep_alive", Kind.DURATION, "how long ollama keeps the model loaded afterwards", default=300.0),
         Field("timeout", Kind.DURATION, "time allowed for the load", default=300.0),

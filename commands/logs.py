@@ -6,12 +6,12 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
+from rshell.authority.streamwatch import StreamWatch, stream_stop
 from rshell.errors import Denied, Interrupted
 from rshell.events import Event, JSONValue, LogLines, MessageView, Result
 from rshell.logstream import open_logs
 from rshell.policy.schema import Field, Kind
 from rshell.spec import ArgKind, Arguments, Option, Positional, VerbSpec
-from rshell.streamwatch import StreamWatch, stream_stop
 from rshell.swarm.logs import TaskPrefixes, open_service_logs, prefixed
 from rshell.swarm.targets import ServiceTarget
 from rshell.targets import Target

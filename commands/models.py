@@ -7,9 +7,9 @@ from collections.abc import Iterator
 from rshell.events import Event, MessageView, Result, TableView
 from rshell.models.actions import client_for, failures
 from rshell.models.listing import COLUMNS, model_rows, table_row
-from rshell.models.policy import model_target
+from rshell.models.policy import TARGET, model_target
 from rshell.render.human import render_view
-from rshell.spec import ArgKind, Arguments, Positional, VerbSpec
+from rshell.spec import Arguments, VerbSpec
 from rshell.verb import Context, Verb
 
 
@@ -17,7 +17,7 @@ class Models(Verb):
     name = "models"
     summary = "the policy's ollama models on a target: installed (size, family, quantisation) and loaded (VRAM split)"
     description = "Targets and their models are the policy's bench targets (settings.bench.targets)."
-    spec = VerbSpec(positionals=(Positional("target", ArgKind.BENCH_TARGET, "an ollama target from the policy"),))
+    spec = VerbSpec(positionals=(TARGET,))
 
     def run(self, ctx: Context, args: Arguments) -> Iterator[Event]:
         target = model_target(ctx, self.name, args.text("target"))

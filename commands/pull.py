@@ -6,9 +6,9 @@ from collections.abc import Iterator
 
 from rshell.events import Event, JSONValue, MessageView, Notice, Result
 from rshell.models.actions import pull_progress
-from rshell.models.policy import model_target
+from rshell.models.policy import TARGET_AND_MODEL, model_target
 from rshell.policy.schema import Field, Kind
-from rshell.spec import ArgKind, Arguments, Positional, VerbSpec
+from rshell.spec import Arguments, VerbSpec
 from rshell.units import format_bytes
 from rshell.verb import Context, Verb
 
@@ -19,12 +19,7 @@ class Pull(Verb):
     name = "pull"
     summary = "pull an allowed ollama model onto a target (progress bar; stopped past the policy's size cap)"
     changes_state = True
-    spec = VerbSpec(
-        positionals=(
-            Positional("target", ArgKind.BENCH_TARGET, "an ollama target from the policy"),
-            Positional("model", ArgKind.MODEL, "a model the policy allows on that target", max_length=200),
-        )
-    )
+    spec = VerbSpec(positionals=TARGET_AND_MODEL)
     settings = (
         Field(
             "max_size", Kind.SIZE, "the largest total a pull may download (its layers summed)", default=DEFAULT_MAX_SIZE

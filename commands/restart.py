@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 from typing import Any
 
+from rshell.containers.readiness import wait_until_ready
+from rshell.engine.deadline import MARGIN_SECONDS, bounded_call
 from rshell.events import Event, JSONValue, MessageView, Notice, Result
 from rshell.policy.schema import Field, Kind
-from rshell.readiness import wait_until_ready
 from rshell.spec import ArgKind, Arguments, Option, Positional, VerbSpec
 from rshell.swarm.targets import ServiceTarget
 from rshell.swarm.update import force_update, wait_converged
@@ -47,7 +49,11 @@ class Restart(Verb):
         yield Notice(f"restarting {target.name} ...")
         started = ctx.clock()
         api = ctx.engine.client.api
-        api.restart(target.id, timeout=int(stop_timeout) if isinstance(stop_timeout, (int, float)) else 10)
+        grace = int(stop_timeout) if isinstance(stop_timeout, (int, float)) else 10
+        # dockerd answers once the container stopped (up to ``grace``) and started: bounded, and a cancel ends the wait
+        allowed = ctx.engine.timeout + grace + MARGIN_SECONDS
+        restart = functools.partial(api.restart, target.id, timeout=grace)
+        bounded_call(restart, seconds=allowed, cancel=ctx.cancel, what=f"restart {target.name}")
         state = _wait_until_ready(ctx, api, target, started + wait)
         elapsed = round(ctx.clock() - started, 2)
         data = {
@@ -82,5 +88,5 @@ def _wait_seconds(args: Arguments, ctx: Context) -> float:
 
 
 def _wait_until_ready(ctx: Context, api: Any, target: Target, deadline: float) -> str | None:
-    """Poll until running (and healthy if there is a healthcheck): rshell.readiness, shared with ``start``."""
+    """Poll until running (and healthy if there is a healthcheck); shared with ``start``."""
     return wait_until_ready(ctx, api, target, deadline, "restart")

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from rshell.containers.readiness import wait_seconds, wait_until_ready
 from rshell.events import Event, MessageView, Notice, Result
 from rshell.policy.schema import Field, Kind
-from rshell.readiness import wait_seconds, wait_until_ready
 from rshell.spec import ArgKind, Arguments, Option, Positional, VerbSpec
 from rshell.targets import Target
 from rshell.verb import Context, Verb

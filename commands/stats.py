@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from rshell.containerstats import sample, table_row
+from rshell.containers.stats import sample, table_row
 from rshell.errors import Denied, VerbFailed
 from rshell.events import Column, Event, JSONValue, MessageView, Record, Result, TableView
 from rshell.render.human import render_view
@@ -17,6 +17,7 @@ from rshell.verb import Context, Verb
 
 #: samples taken at once (each holds one engine connection for about a second)
 PARALLEL_SAMPLES = 4
+CONFLICT = 409
 COLUMNS = (
     Column("name", "NAME"),
     Column("cpu", "CPU %"),
@@ -78,16 +79,23 @@ def _sample_all(ctx: Context, args: Arguments) -> list[JSONValue]:
         chosen = sorted(((str(row["Id"]), container_name(row)) for row in rows), key=lambda pair: pair[1])
     api = ctx.engine.client.api
     with ThreadPoolExecutor(max_workers=PARALLEL_SAMPLES) as pool:
-        return list(pool.map(lambda pair: _one(api, *pair), chosen))
+        samples = list(pool.map(lambda pair: _one(api, *pair), chosen))
+    if isinstance(target, Target) and samples == [None]:
+        raise VerbFailed(f"{target.name} stopped or was removed while it was being sampled")
+    return [row for row in samples if row is not None]  # one that stopped or went since the list was read is left out
 
 
-def _one(api: Any, container_id: str, name: str) -> JSONValue:
+def _one(api: Any, container_id: str, name: str) -> dict[str, JSONValue] | None:
     from docker import errors as docker_errors  # noqa: PLC0415
 
     try:  # stream=False: the engine waits for a second reading, so precpu_stats is filled
         raw = api.stats(container_id, stream=False)
-    except docker_errors.NotFound:
-        raise VerbFailed(f"{name} was removed while it was being sampled") from None
+    except (docker_errors.NotFound, ValueError):  # removed, or stopped mid-sample (the engine sends no body)
+        return None
+    except docker_errors.APIError as error:
+        if error.status_code == CONFLICT:  # being removed ("removal in progress")
+            return None
+        raise
     return sample(raw if isinstance(raw, dict) else {}, name, container_id)
 
 

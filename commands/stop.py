@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 
+from rshell.engine.deadline import MARGIN_SECONDS, bounded_call
 from rshell.errors import VerbFailed
 from rshell.events import Event, MessageView, Notice, Result
 from rshell.policy.schema import Field, Kind
@@ -36,7 +38,9 @@ class Stop(Verb):
         started = ctx.clock()
         if was_running:
             yield Notice(f"stopping {target.name} ...")
-            api.stop(target.id, timeout=grace)
+            stop = functools.partial(api.stop, target.id, timeout=grace)  # bounded; a cancel ends the wait
+            allowed = ctx.engine.timeout + grace + MARGIN_SECONDS
+            bounded_call(stop, seconds=allowed, cancel=ctx.cancel, what=f"stop {target.name}")
         state = api.inspect_container(target.id)["State"]
         if state.get("Running"):
             raise VerbFailed(f"{target.name} is still running after the stop")

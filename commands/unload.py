@@ -7,9 +7,9 @@ from collections.abc import Iterator
 from rshell.errors import VerbFailed
 from rshell.events import Event, MessageView, Result
 from rshell.models.actions import keep_alive_request
-from rshell.models.policy import model_target
+from rshell.models.policy import TARGET_AND_MODEL, model_target
 from rshell.policy.schema import Field, Kind
-from rshell.spec import ArgKind, Arguments, Positional, VerbSpec
+from rshell.spec import Arguments, VerbSpec
 from rshell.verb import Context, Verb
 
 
@@ -17,12 +17,7 @@ class Unload(Verb):
     name = "unload"
     summary = "unload an allowed ollama model from a target (keep_alive 0), freeing its VRAM"
     changes_state = True
-    spec = VerbSpec(
-        positionals=(
-            Positional("target", ArgKind.BENCH_TARGET, "an ollama target from the policy"),
-            Positional("model", ArgKind.MODEL, "a model the policy allows on that target", max_length=200),
-        )
-    )
+    spec = VerbSpec(positionals=TARGET_AND_MODEL)
     settings = (Field("timeout", Kind.DURATION, "time allowed for the unload", default=30.0),)
 
     def run(self, ctx: Context, args: Arguments) -> Iterator[Event]:

@@ -6,7 +6,8 @@ import itertools
 from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 
-from rshell.errors import VerbFailed
+from rshell.authority.streamwatch import StreamWatch, stream_stop
+from rshell.errors import Denied, VerbFailed
 from rshell.events import Event, JSONValue, MessageView, Record, Result
 from rshell.gpu.bars import frame_lines
 from rshell.gpu.config import GpuConfig, gpu_config, read_snapshot
@@ -64,18 +65,28 @@ class Vram(Verb):
 
 
 def _watch(ctx: Context, config: GpuConfig, interval: int, count: int | None) -> Iterator[Event]:
-    """One Record per sample until ``count`` samples, a cancel, or Ctrl-C (which the core handles)."""
-    for sample in itertools.count(1):
-        if ctx.cancel.is_set():
-            return
-        snapshot = _checked_snapshot(ctx, config)
-        models, problems = loaded_models(ctx)
-        block = "\n".join(text(snapshot, models, problems))
-        data = {**document(snapshot, models, problems), "sample": sample}
-        frame = "\n".join([*frame_lines(snapshot, models), *(f"models: {problem}" for problem in problems)])
-        yield Record(data=data, text=block if sample == 1 else f"\n{block}", frame=frame)
-        if sample == count or ctx.cancel.wait(interval):
-            return
+    """One Record per sample until ``count`` samples, a cancel, or Ctrl-C (which the core handles).
+
+    The watch is decided again every few seconds on the policy in force (rshell/authority/streamwatch.py): a
+    role that loses ``vram`` ends it with 126 and one line, as a follow ends.
+    """
+    stop = stream_stop(ctx.cancel)
+    with StreamWatch(ctx.still_allowed, stop) as watch:
+        for sample in itertools.count(1):
+            if stop.is_set():
+                break
+            snapshot = _checked_snapshot(ctx, config)
+            models, problems = loaded_models(ctx)
+            block = "\n".join(text(snapshot, models, problems))
+            data = {**document(snapshot, models, problems), "sample": sample}
+            frame = "\n".join([*frame_lines(snapshot, models), *(f"models: {problem}" for problem in problems)])
+            if stop.is_set():  # revoked while this sample was read: it is not shown
+                break
+            yield Record(data=data, text=block if sample == 1 else f"\n{block}", frame=frame)
+            if sample == count or stop.wait(interval):
+                break
+    if watch.denied is not None:
+        raise Denied(f"vram: stopped: {watch.denied.reason}")
 
 
 def _checked_snapshot(ctx: Context, config: GpuConfig) -> Snapshot:

@@ -12,8 +12,8 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
-from rshell.audit_volume import AuditVolume, VolumeWindows
 from rshell.auditlog.chain import GENESIS, LINK_BYTES, last_hash_of, last_line, line_hash, link
+from rshell.auditlog.volume import AuditVolume, VolumeWindows
 from rshell.errors import VerbFailed
 
 #: argv entries and refused lines are kept up to this many characters; their full lengths are recorded

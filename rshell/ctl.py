@@ -20,7 +20,7 @@ from rshell.render.sanitize import sanitize
 USAGE = (
     "usage: rshellctl policy check FILE [--python PATH]\n       rshellctl install-user NAME [OPTIONS]\n"
     "       rshellctl doctor [--user NAME] [--json] [OPTIONS]\n       rshellctl status [--socket PATH] [--json]\n"
-    "       rshellctl audit [FILE] [--user U] [--verb V] [--since DURATION] [--json]\n"
+    "       rshellctl audit [FILE] [--user U] [--verb V] [--since DURATION] [--until TIME | --follow] [--json]\n"
     "       rshellctl audit verify [FILE] [--last] [--expect HASH]\n"
     "       rshellctl requests [--json] | approve ID [--reason TEXT] | deny ID --reason TEXT\n"
     "       rshellctl --version"
@@ -88,7 +88,8 @@ def explain(policy: Policy) -> list[str]:
             who = ", ".join([*(f"group {g}" for g in sorted(rule.approver_groups)), *sorted(rule.approver_users)])
             lines.append(
                 f"  approval: {', '.join(sorted(rule.verbs))} run only once approved by {who} (never the requester);"
-                f" a request lives {rule.ttl:g}s, the caller waits {rule.wait:g}s (then exit 75)"
+                f" a request lives {rule.ttl:g}s, the caller waits {rule.wait:g}s (then exit 75);"
+                f" at most {rule.max_pending} pending per requester, who lists them with the requests verb"
             )
     lines.append("everything not listed is denied")
     return lines

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 from rshell.approvals.gate import approval_rule, await_approval, split_reason
 from rshell.audit import AuditLog, argv_fields, line_fields
+from rshell.authority.recheck import still_allowed
 from rshell.binding import bind
 from rshell.engine import Engine, engine_errors
 from rshell.errors import Denied, ExitStatus, Interrupted, RshellError, UnknownVerb
@@ -21,7 +22,6 @@ from rshell.lexer import MAX_LINE_BYTES, Request
 from rshell.policy.model import Policy
 from rshell.policy.view import PolicyView
 from rshell.ratelimit import RateLimiter
-from rshell.recheck import still_allowed
 from rshell.registry import Registry
 from rshell.spec import ArgKind, Arguments
 from rshell.swarm.targets import SERVICE_SWITCH, ServiceTarget, resolve_argument

@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import json
 import math
-import os
-import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
-from rshell.errors import Denied, VerbFailed
+from rshell.errors import Denied
 from rshell.policy.model import RateLimit
+from rshell.statefile import exclusive_lock, replace_atomically
 from rshell.units import MAX_DURATION_SECONDS, format_duration
 
 #: the fix an administrator needs when the state cannot be trusted (deleting it resets every limit)
@@ -36,7 +33,7 @@ class RateLimiter:
         ``key`` is what the budget belongs to (a container ID, a bench target, ``*``); ``shown`` is
         how the denial names it (a container's name; empty for the verb as a whole)."""
         entry = f"{verb}:{key}"
-        with self._locked():
+        with exclusive_lock(self.lock_path, "rate-limit state"):
             state = self._read()
             now = float(self._clock())
             recent = [stamp for stamp in state.get(entry, []) if now - stamp < limit.per_seconds]
@@ -50,19 +47,6 @@ class RateLimiter:
             state = _pruned(state, now)
             state[entry] = [*recent, now]
             self._write(state)
-
-    @contextlib.contextmanager
-    def _locked(self) -> Iterator[None]:
-        try:
-            self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-            fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW, 0o600)
-        except OSError as error:
-            raise VerbFailed(f"cannot open the rate-limit lock {self.lock_path}: {error.strerror}") from None
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
-            yield
-        finally:
-            os.close(fd)  # closing releases the lock
 
     def _read(self) -> dict[str, list[float]]:
         try:
@@ -78,22 +62,7 @@ class RateLimiter:
         return state
 
     def _write(self, state: dict[str, list[float]]) -> None:
-        directory = self.path.parent
-        try:
-            fd, temporary = tempfile.mkstemp(prefix=".ratelimit.", suffix=".tmp", dir=directory)
-        except OSError as error:
-            raise VerbFailed(f"cannot write the rate-limit state in {directory}: {error.strerror}") from None
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(json.dumps(state, allow_nan=False).encode("ascii"))
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(temporary, self.path)
-            _fsync_directory(directory)
-        except OSError as error:
-            with contextlib.suppress(OSError):
-                os.unlink(temporary)
-            raise VerbFailed(f"cannot write the rate-limit state {self.path}: {error.strerror}") from None
+        replace_atomically(self.path, json.dumps(state, allow_nan=False).encode("ascii"), "rate-limit state")
 
 
 def parse_state(data: bytes) -> dict[str, list[float]] | None:
@@ -124,11 +93,3 @@ def _pruned(state: dict[str, list[float]], now: float) -> dict[str, list[float]]
     """Drop stamps older than the longest possible window, so the file stays small."""
     kept = {key: [stamp for stamp in stamps if now - stamp < MAX_DURATION_SECONDS] for key, stamps in state.items()}
     return {key: stamps for key, stamps in kept.items() if stamps}
-
-
-def _fsync_directory(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

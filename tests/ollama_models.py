@@ -45,6 +45,9 @@ def serve_load_or_unload(handler: _OllamaHandler, model: FakeModel, body: dict[s
         if unload:
             fake.loaded.discard(model.name)
             fake.loaded_ctx.pop(model.name, None)
+            fake.loaded_options.pop(model.name, None)
+            if fake.on_load is not None:
+                fake.on_load(model.name, False)
         else:
             fake.loaded.add(model.name)
             fake.loaded_ctx.setdefault(model.name, model.context_length)

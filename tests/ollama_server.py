@@ -24,6 +24,7 @@ bytes) with one that large; ``disconnects`` counts trickled answers the client c
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import json
 import threading
@@ -34,6 +35,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from tests.ollama_models import serve_load_or_unload, serve_pull
+from tests.ollama_parallel import Timeline, stamp
 
 NS = 1_000_000_000
 #: spaces before a trickled JSON body: at a byte every 0.5 s, two minutes of it
@@ -73,6 +75,21 @@ class FakeModel:
     slow_from_call: int = 0
     error_on_call: int | None = None
     malformed_on_call: int | None = None
+    #: layers, and the generation rate of the layers left on the CPU when num_gpu offloads fewer
+    #: (llm/server.go: num_gpu is the layers offloaded; None: as fast as on the GPU)
+    layers: int = 16
+    cpu_gen_rate: float | None = None
+    #: extra cost of each decode step per other sequence decoded with it (tests/ollama_parallel.py)
+    batch_cost: float = 0.0
+
+    def gpu_fraction(self, num_gpu: int | None) -> float:
+        return 1.0 if num_gpu is None else min(max(num_gpu, 0), self.layers) / self.layers
+
+    def decode_seconds(self, steps: int, num_gpu: int | None) -> float:
+        """Decode time with ``num_gpu`` layers on the GPU: each token passes every layer in turn."""
+        on_gpu = self.gpu_fraction(num_gpu)
+        cpu_rate = self.cpu_gen_rate or self.gen_rate
+        return steps * (on_gpu / self.gen_rate + (1 - on_gpu) / cpu_rate)
 
     @property
     def digest(self) -> str:
@@ -103,6 +120,8 @@ class FakeOllama:
     loaded: set[str] = field(default_factory=set)
     #: model -> the num_ctx it was loaded with, and the tokens its cache slot holds
     loaded_ctx: dict[str, int] = field(default_factory=dict)
+    #: model -> the runner options it was loaded with (num_ctx, num_gpu, num_batch, num_thread)
+    loaded_options: dict[str, tuple[object, ...]] = field(default_factory=dict)
     slots: dict[str, list[str]] = field(default_factory=dict)
     short: dict[int, int] = field(default_factory=dict)
     no_done: dict[int, int] = field(default_factory=dict)
@@ -116,6 +135,16 @@ class FakeOllama:
     pullable: dict[str, list[int]] = field(default_factory=dict)
     pulls_cancelled: int = 0
     stopping: threading.Event = field(default_factory=threading.Event)
+    #: OLLAMA_NUM_PARALLEL, and how many generate requests arrive together (tests/ollama_parallel.py)
+    num_parallel: int = 1
+    gather: int = 1
+    timeline: Timeline = field(init=False)
+    #: called with (model, True) when a runner is loaded, (model, False) when it is unloaded: a test
+    #: makes the fixture GPU tree show the runner's VRAM (tests/bench/test_model_vram.py)
+    on_load: Callable[[str, bool], None] | None = None
+
+    def __post_init__(self) -> None:
+        self.timeline = Timeline(self.num_parallel, self.gather)
 
     def __enter__(self) -> FakeOllama:
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
@@ -248,9 +277,12 @@ class _OllamaHandler(BaseHTTPRequestHandler):
 
     def _ps(self) -> None:
         with self.fake.lock:
-            loaded = [(model, self.fake.loaded_ctx.get(model.name)) for model in self.fake.models]
+            loaded = [
+                (model, self.fake.loaded_ctx.get(model.name), self.fake.loaded_options.get(model.name))
+                for model in self.fake.models
+            ]
             names = set(self.fake.loaded)
-        entries = [_ps_entry(model, ctx) for model, ctx in loaded if model.name in names]
+        entries = [_ps_entry(model, ctx, runner) for model, ctx, runner in loaded if model.name in names]
         self._send_json(200, {"models": entries})
 
     def _show(self, body: dict[str, Any]) -> None:
@@ -282,18 +314,30 @@ class _OllamaHandler(BaseHTTPRequestHandler):
         if failure is not None:
             self._send_json(failure[0], {"error": failure[1]})
             return
-        num_ctx = int((body.get("options") or {}).get("num_ctx") or model.context_length)
+        options = body.get("options") or {}
+        num_ctx = int(options.get("num_ctx") or model.context_length)
+        runner = (num_ctx, options.get("num_gpu"), options.get("num_batch"), options.get("num_thread"))
         with self.fake.lock:
             # server/sched.go needsReload: a loaded runner whose options differ is reloaded
-            cold = model.name not in self.fake.loaded or self.fake.loaded_ctx.get(model.name, num_ctx) != num_ctx
+            cold = (
+                model.name not in self.fake.loaded
+                or self.fake.loaded_ctx.get(model.name, model.context_length) != num_ctx
+                or self.fake.loaded_options.get(model.name, runner) != runner
+            )
             if cold:
                 self.fake.slots.pop(model.name, None)
             self.fake.loaded.add(model.name)
             self.fake.loaded_ctx[model.name] = num_ctx
+            self.fake.loaded_options[model.name] = runner
+            if cold and self.fake.on_load is not None:
+                self.fake.on_load(model.name, True)
             tokens = (["<s>"] if model.add_bos else []) + str(body.get("prompt", "")).split()
             cached = _cached_prefix(self.fake.slots.get(model.name, []), tokens)
             self.fake.slots[model.name] = tokens
-        run = _Run(model, call, cold, len(tokens), cached, _predict(body), self.fake)
+        num_gpu = options.get("num_gpu")
+        self.fake.timeline.wait_for_group()
+        run = _Run(model, call, cold, len(tokens), cached, _predict(body), self.fake, num_gpu)
+        run = dataclasses.replace(run, ended=self.fake.timeline.schedule(model.name, run.busy_seconds))
         if body.get("stream") is False:
             self._send_json(200, run.final())
         else:
@@ -327,24 +371,44 @@ class _Run:
     cached: int
     limit: int
     fake: FakeOllama
+    num_gpu: int | None = None
+    #: virtual end on the model's slots (tests/ollama_parallel.py)
+    ended: float = 0.0
 
     @property
     def eval_count(self) -> int:
         stops = [n for n in (self.model.stop_after, self.fake.short.get(self.call)) if n is not None]
         return min([self.limit, *stops])
 
-    def final(self) -> dict[str, Any]:
-        model, evaluated = self.model, self.prompt_tokens - self.cached
-        prompt_ns = round(evaluated / model.prompt_rate * NS)
+    @property
+    def _batch_factor(self) -> float:
+        return 1 + self.model.batch_cost * (self.fake.timeline.sharing - 1)
+
+    @property
+    def prompt_ns(self) -> int:
+        return round((self.prompt_tokens - self.cached) / self.model.prompt_rate * self._batch_factor * NS)
+
+    @property
+    def eval_ns(self) -> int:
         # runner/llamarunner/runner.go processBatch: ``if seq.numDecoded == 1 { seq.startGenerationTime
         # = time.Now() }`` and EvalDuration = time.Since(startGenerationTime): the first token is
         # sampled from the prompt batch, so eval_duration covers eval_count - 1 decode steps
         # (llama.cpp tools/server/server.cpp: ``n_decoded == 1`` sets t_start_generation).
-        eval_ns = round(max(self.eval_count - 1, 0) / model.gen_rate * NS)
+        steps = max(self.eval_count - 1, 0)
+        return round(self.model.decode_seconds(steps, self.num_gpu) * self._batch_factor * NS)
+
+    @property
+    def busy_seconds(self) -> float:
+        """How long the runner's slot is busy with this request (the load happens before it)."""
+        return (self.prompt_ns + self.eval_ns) / NS
+
+    def final(self) -> dict[str, Any]:
+        model, evaluated = self.model, self.prompt_tokens - self.cached
+        prompt_ns, eval_ns = self.prompt_ns, self.eval_ns
         load_ns = model.cold_load_ns if self.cold else model.warm_load_ns
         final: dict[str, Any] = {
             "model": model.name,
-            "created_at": _now(),
+            "created_at": stamp(self.ended),
             "response": "",
             "done": True,
             "done_reason": "length" if self.eval_count >= self.limit else "stop",
@@ -447,8 +511,10 @@ def _tag_entry(model: FakeModel) -> dict[str, Any]:
     }
 
 
-def _ps_entry(model: FakeModel, num_ctx: int | None) -> dict[str, Any]:
-    """One /api/ps entry (api.ProcessModelResponse); context_length is what the runner was loaded with."""
+def _ps_entry(model: FakeModel, num_ctx: int | None, runner: tuple[object, ...] | None) -> dict[str, Any]:
+    """One /api/ps entry (api.ProcessModelResponse): context_length is what the runner was loaded
+    with, size_vram the share of the weights num_gpu offloaded."""
+    num_gpu = runner[1] if runner and isinstance(runner[1], int) else None
     expires = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 300))
     return {
         "name": model.name,
@@ -456,7 +522,7 @@ def _ps_entry(model: FakeModel, num_ctx: int | None) -> dict[str, Any]:
         "size": model.size,
         "digest": model.digest,
         "details": _details(model),
-        "size_vram": model.size_vram,
+        "size_vram": round(model.size_vram * model.gpu_fraction(num_gpu)),
         "expires_at": expires,
         "context_length": num_ctx if num_ctx is not None else model.context_length,
     }

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from rshell.audit import MAX_ARGUMENT_CHARS, MAX_TEXT_CHARS
-from rshell.audit_volume import MAX_SUMMARY_KINDS
+from rshell.auditlog.volume import MAX_SUMMARY_KINDS
 from tests.support.checks import refusal, success
 from tests.support.engine import EngineContainers
 from tests.support.shell import RSHELL, as_user, audit_records, run_rshell, write_shared_policy

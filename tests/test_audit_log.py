@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from rshell.audit import AuditLog
-from rshell.audit_volume import AuditVolume
+from rshell.auditlog.volume import AuditVolume
 
 CAP = AuditVolume(max_bytes=4096, per_seconds=60.0)
 

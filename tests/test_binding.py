@@ -20,8 +20,8 @@ BAD_ARGUMENTS = [
     ("ps --ALL", "unknown option '--ALL'"),
     ("ps --all=yes", "--all takes no value"),
     ("ps --all --all --filter name=x", "unknown option '--filter'"),
-    ("ps -- --all", "unexpected argument '--all'"),
-    ("ps APP", "unexpected argument"),
+    ("ps APP -- --all", "unexpected argument '--all'"),  # ps takes one SERVICE at most
+    ("ps APP OTHER", "unexpected argument 'OTHER'"),
     ("ps --format {{.Names}}", "unknown option '--format'"),
     ("logs", "missing CONTAINER"),
     ("logs --tail 5", "missing CONTAINER"),
@@ -92,6 +92,7 @@ def test_bind_converts_every_kind() -> None:
         "since": 5400.0,
         "timestamps": True,
         "follow": False,
+        "service": False,
         "json": True,
         "help": False,
     }

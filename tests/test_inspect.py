@@ -116,6 +116,7 @@ def test_allow_listed_fields_are_shown(policy_dir: Path, containers: EngineConta
     assert document["limits"]["memory_bytes"] == 64 * 1024 * 1024
     assert document["networks"] == ["bridge"]
     assert {"env_keys", "command", "entrypoint"}.isdisjoint(document)
+    assert document["untrusted"] == ["labels", "health.probes[].output"]  # an agent is told what not to obey
 
 
 def test_policy_may_show_env_keys_command_and_sources_but_never_env_values(

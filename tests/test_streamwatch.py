@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from rshell.authority.streamwatch import StreamWatch, stream_stop
 from rshell.errors import VerbFailed
 from rshell.policy.view import Decision
-from rshell.streamwatch import StreamWatch, stream_stop
 from rshell.verb import CancelSignal
 
 DEADLINE = 10.0

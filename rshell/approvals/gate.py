@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import secrets
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from rshell.approvals.store import APPROVED, DENIED, EXPIRED, PENDING, RAN, ApprovalStore, Request
+from rshell.authority.recheck import still_allowed
 from rshell.errors import Denied, ExitStatus, Interrupted, RshellError, UsageError
 from rshell.events import Event, Notice, Progress
 from rshell.policy.model import Approval
 from rshell.policy.view import PolicyView
-from rshell.recheck import still_allowed
 from rshell.spec import Arguments
 from rshell.targets import Target
 
@@ -93,12 +93,15 @@ def await_approval(
 
     request = _reusable(store, session, action, lambda expired: audit(expired, EXPIRED))
     if request is None:
-        request = store.create(_fields(session, record, action, reason), rule.ttl)
+        admit = _pending_cap(session.view.principal.uid, rule.max_pending)
+        request = store.create(_fields(session, record, action, reason), rule.ttl, admit)
         audit(request, "requested", reason=reason)
     ident = request["id"]
     waiting = f"waiting for approval: request {ident} (an approver runs: rshellctl approve {ident})"
     yield Notice(waiting)
-    yield Progress(waiting, 1, int(rule.wait) + 1)  # MCP: a progress notification now and each second
+    progress = session.mode == "mcp"  # MCP: a progress notification now and each second; a terminal: the notice
+    if progress:
+        yield Progress(waiting, 1, int(rule.wait) + 1)
     began, reported = time.monotonic(), 0
     deadline = began + min(rule.wait, max(0.0, float(request["expires"]) - time.time()))
     token = secrets.token_hex(8)
@@ -124,7 +127,7 @@ def await_approval(
                 " run the same command again to wait for it or to run it once approved"
             )
         session.cancel.wait(POLL_SECONDS)
-        if (waited := int(time.monotonic() - began)) > reported:
+        if progress and (waited := int(time.monotonic() - began)) > reported:
             reported = waited
             yield Progress(waiting, waited + 1, int(rule.wait) + 1)
     record["approval"] = ident
@@ -132,6 +135,25 @@ def await_approval(
     if not decision.allowed:
         raise Denied(decision.reason)
     audit(claimed, RAN, approved_by=claimed.get("decided_by", {}).get("user"))
+
+
+def _pending_cap(uid: int, most: int) -> Callable[[list[Request]], None]:
+    """Refuse a new request (126) while this uid already has ``most`` pending ones (``approval.max_pending``)."""
+
+    def admit(requests: list[Request]) -> None:
+        now = time.time()
+        open_ones = [
+            r
+            for r in requests
+            if r.get("requester", {}).get("uid") == uid and r.get("state") == PENDING and float(r["expires"]) > now
+        ]
+        if len(open_ones) >= most:
+            raise Denied(
+                f"you have {len(open_ones)} pending approval requests, the most allowed (approval.max_pending);"
+                " wait for a decision or for one to expire (requests lists them)"
+            )
+
+    return admit
 
 
 def _reusable(store: ApprovalStore, session: Session, action: dict[str, Any], on_expired: Any) -> Request | None:

@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
-import os
 import re
 import secrets
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from rshell.errors import UsageError, VerbFailed
+from rshell.statefile import exclusive_lock, replace_atomically
 
 PENDING, APPROVED, DENIED, EXPIRED, RAN = "pending", "approved", "denied", "expired", "ran"
 #: states after which nothing more happens to a request
@@ -37,23 +36,16 @@ class ApprovalStore:
         self.directory = state_dir / "approvals"
         self._clock = clock
 
-    @contextlib.contextmanager
-    def locked(self) -> Iterator[None]:
-        try:
-            self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-            fd = os.open(self.directory / ".lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-        except OSError as error:
-            raise VerbFailed(f"cannot use the approvals directory {self.directory}: {error.strerror}") from None
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
-            yield
-        finally:
-            os.close(fd)
+    def locked(self) -> contextlib.AbstractContextManager[None]:
+        return exclusive_lock(self.directory / ".lock", "approvals directory")
 
-    def create(self, fields: Request, ttl: float) -> Request:
+    def create(self, fields: Request, ttl: float, admit: Callable[[list[Request]], None] | None = None) -> Request:
+        """A new pending request; ``admit`` sees every request under the same lock first and may raise (a cap)."""
         now = self._clock()
         request = {"id": secrets.token_hex(8), "created": now, "expires": now + ttl, "state": PENDING, **fields}
         with self.locked():
+            if admit is not None:
+                admit(self._read_all())
             self._write(request)
             self._prune()
         return request
@@ -62,6 +54,17 @@ class ApprovalStore:
         """Every request (expiring those past their ttl), newest first."""
         with self.locked():
             requests = [self._refreshed(request, on_expired) for request in self._read_all()]
+        return sorted(requests, key=lambda request: -float(request.get("created", 0)))
+
+    def peek(self) -> list[Request]:
+        """Every request as it is on disk, newest first, changing nothing (each file is replaced whole, so
+        no lock is needed to read one); a request past its ttl still says pending until the next change."""
+        try:
+            if not self.directory.is_dir():
+                return []
+            requests = self._read_all()
+        except OSError as error:
+            raise VerbFailed(f"cannot read the approvals directory {self.directory}: {error.strerror}") from None
         return sorted(requests, key=lambda request: -float(request.get("created", 0)))
 
     def change(self, key: str, on_expired: OnExpired, update: Callable[[Request], Request | None]) -> Request:
@@ -112,22 +115,8 @@ class ApprovalStore:
         return value
 
     def _write(self, request: Request) -> None:
-        path = self.directory / f"{request['id']}.json"
-        temporary = path.with_suffix(".tmp")
-        try:
-            fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
-            with os.fdopen(fd, "wb") as file:
-                file.write(json.dumps(request, ensure_ascii=True, default=str).encode("ascii"))
-                file.flush()
-                os.fsync(file.fileno())
-            os.replace(temporary, path)
-            directory = os.open(self.directory, os.O_RDONLY | os.O_CLOEXEC)
-            try:
-                os.fsync(directory)
-            finally:
-                os.close(directory)
-        except OSError as error:
-            raise VerbFailed(f"cannot write the request {path}: {error.strerror}") from None
+        data = json.dumps(request, ensure_ascii=True, default=str).encode("ascii")
+        replace_atomically(self.directory / f"{request['id']}.json", data, "approval request")
 
     def _prune(self) -> None:
         finished = [request for request in self._read_all() if request.get("state") in FINAL]

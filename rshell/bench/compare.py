@@ -3,8 +3,9 @@
 A change is flagged only when it is both large (more than 10 %) and beyond the noise (more than
 two standard deviations, taking the larger spread of the two runs), so a noisy metric that
 moved 12 % is not called a regression. The two runs' setups are compared too (ollama version,
-num_ctx, keep_alive, prompts, and per model its digest, quantisation and loaded context length):
-every difference is listed, and the rows of a model whose setup differs are marked UNLIKE.
+num_ctx, keep_alive, prompts, and per model its digest, quantisation, loaded context length and
+runner options): every difference is listed, and the rows of a model whose setup differs are
+marked UNLIKE. Rows of a parameter matrix pair up only with the same setup's rows.
 """
 
 from __future__ import annotations
@@ -106,7 +107,14 @@ RUN_SETUP: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("keep_alive", ("method", "keep_alive_s")),
     ("prompts", ("method", "prompt_source")),
 )
-MODEL_SETUP = (("digest", "digest"), ("quantisation", "quantization_level"), ("loaded context", "context_length"))
+MODEL_SETUP: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("digest", ("digest",)),
+    ("quantisation", ("quantization_level",)),
+    ("loaded context", ("context_length",)),
+    ("num_gpu", ("setup", "num_gpu")),
+    ("num_batch", ("setup", "num_batch")),
+    ("num_thread", ("setup", "num_thread")),
+)
 SETUP_NOTES = LinesView("setup_notes")
 
 
@@ -134,17 +142,24 @@ def setup_changes(run_a: Mapping[str, Any], run_b: Mapping[str, Any]) -> list[Se
         for label, path in RUN_SETUP
         if _at(run_a, path) != _at(run_b, path)
     ]
-    models_a = {str(model.get("name")): model for model in run_a.get("models") or [] if isinstance(model, Mapping)}
+    models_a = {_row_key(model): model for model in run_a.get("models") or [] if isinstance(model, Mapping)}
     for model in run_b.get("models") or []:
-        before = models_a.get(str(model.get("name"))) if isinstance(model, Mapping) else None
+        before = models_a.get(_row_key(model)) if isinstance(model, Mapping) else None
         if before is None:
             continue
         changes += [
-            SetupChange(label, str(model.get("name")), _json(before.get(key)), _json(model.get(key)))
-            for label, key in MODEL_SETUP
-            if before.get(key) != model.get(key)
+            SetupChange(label, _row_key(model), _at(before, path), _at(model, path))
+            for label, path in MODEL_SETUP
+            if _at(before, path) != _at(model, path)
         ]
     return changes
+
+
+def _row_key(model: Mapping[str, Any]) -> str:
+    """A model entry's name, with its matrix setup (``llama3.2:1b [num_gpu=24]``) when it has one:
+    rows of a matrix are compared only with the same setup's rows."""
+    setup = model.get("setup_label")
+    return f"{model.get('name')} [{setup}]" if isinstance(setup, str) and setup else str(model.get("name"))
 
 
 def compare_result(run_a: Mapping[str, Any], run_b: Mapping[str, Any]) -> Result:
@@ -191,7 +206,7 @@ def _summaries(document: Mapping[str, Any]) -> Iterator[tuple[tuple[str, str, st
             for metric in METRICS:
                 stats = test.get(metric)
                 if isinstance(stats, Mapping) and _is_number(stats.get("mean")) and _is_number(stats.get("stdev")):
-                    key = (str(model.get("name")), str(test.get("test")), metric)
+                    key = (_row_key(model), str(test.get("test")), metric)
                     yield key, Summary(float(stats["mean"]), float(stats["stdev"]))
 
 

@@ -29,6 +29,7 @@ CSV_COLUMNS = (
     "ttft_s",
     "e2e_s",
     "done_reason",
+    "setup",
 )
 
 
@@ -53,7 +54,8 @@ def _records(document: Mapping[str, Any]) -> Iterator[dict[str, JSONValue]]:
     for model in document.get("models") or []:
         for test in model.get("tests") or []:
             for index, sample in enumerate(test.get("samples") or [], start=1):
-                yield {"model": model.get("name"), "test": test.get("test"), "run": index, **sample}
+                setup = model.get("setup_label") or ""
+                yield {"model": model.get("name"), "setup": setup, "test": test.get("test"), "run": index, **sample}
 
 
 def _benchstat(document: Mapping[str, Any]) -> Iterator[str]:
@@ -64,15 +66,19 @@ def _benchstat(document: Mapping[str, Any]) -> Iterator[str]:
         if not isinstance(rate, (int, float)) or not isinstance(count, int) or rate <= 0:
             continue
         steps = count if prefill else count - 1
-        name = (
-            f"BenchmarkModel/name={record['model']}/test={record['test']}/step={'prefill' if prefill else 'generate'}"
-        )
+        # a matrix row's options as more name=value parts, as benchstat reads them
+        setup = "".join(f"/{part}" for part in str(record.get("setup") or "").split())
+        step = "prefill" if prefill else "generate"
+        name = f"BenchmarkModel/name={record['model']}{setup}/test={record['test']}/step={step}"
         yield f"{name} {steps} {1e9 / rate:.2f} ns/token {rate:.2f} token/sec"
 
 
 def _markdown(rows: list[JSONValue]) -> list[str]:
     """llama-bench's ``-o md`` shape: a pipe table of the summary rows."""
-    columns = (("model", "model"), ("test", "test"), ("runs", "runs"), ("rate", "t/s"), ("tokens", "tokens"))
+    columns: tuple[tuple[str, str], ...] = (("model", "model"), ("test", "test"), ("runs", "runs"), ("rate", "t/s"))
+    columns += (("tokens", "tokens"),)
+    if any(isinstance(row, dict) and row.get("setup") not in (None, "-") for row in rows):
+        columns = (columns[0], ("setup", "setup"), *columns[1:])
     lines = ["| " + " | ".join(title for _, title in columns) + " |", "|" + "|".join("---" for _ in columns) + "|"]
     for row in rows:
         if isinstance(row, dict):
@@ -99,6 +105,7 @@ HISTORY_COLUMNS = (
     "n",
     "mean",
     "stdev",
+    "setup",
 )
 
 
@@ -135,8 +142,11 @@ def _summary_rows(document: Mapping[str, Any]) -> Iterator[dict[str, JSONValue]]
         for test in model.get("tests") or []:
             metric = "prompt_tps" if str(test.get("test", "")).startswith("pp") else "gen_tps"
             stats = _mapping(test.get(metric))
+            setup = _mapping(model.get("setup"))
             yield {
                 **run,
+                "num_ctx": setup.get("num_ctx") or run["num_ctx"],
+                "setup": model.get("setup_label") or "",
                 "model": model.get("name"),
                 "test": test.get("test"),
                 "metric": metric,

@@ -59,7 +59,7 @@ class HistoryEntry:
             "run_id": self.run_id,
             "started_at": self.started_at,
             "target": self.target,
-            "models": [str(model.get("name")) for model in models],
+            "models": list(dict.fromkeys(str(model.get("name")) for model in models)),
             "partial": self.partial,
             "status": "partial" if self.partial else "complete",
             "headline": "; ".join(_headlines(models)) or "-",
@@ -187,4 +187,5 @@ def _headlines(models: list[Mapping[str, Any]]) -> Iterator[str]:
             metric = "prompt_tps" if str(test.get("test", "")).startswith("pp") else "gen_tps"
             stats = test.get(metric) or {}
             if isinstance(stats.get("mean"), (int, float)):
-                yield f"{model.get('name')} {test.get('test')} {stats['mean']:.1f} tok/s"
+                setup = f" [{model['setup_label']}]" if model.get("setup_label") else ""
+                yield f"{model.get('name')}{setup} {test.get('test')} {stats['mean']:.1f} tok/s"

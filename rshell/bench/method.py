@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from rshell.bench.matrix import Setup
+
 WARMUP_RUNS = 1
 DEFAULT_RUNS = 5
 PP_TOKENS = 512
@@ -25,11 +27,13 @@ CONTEXT_SLACK = 64
 
 @dataclass(frozen=True)
 class Workload:
-    """One test: how many prompt tokens to send (0: a short prompt) and how many to generate."""
+    """One test: how many prompt tokens to send (0: a short prompt), how many to generate, and the
+    context processed (untimed) before it: llama-bench's ``-d`` depth."""
 
     name: str
     prompt_tokens: int
     predict: int
+    depth: int = 0
 
 
 @dataclass(frozen=True)
@@ -48,14 +52,25 @@ class BenchPlan:
     keep_alive: float = 300.0
     load_timeout: float = 300.0
     server_version: str = "unknown"
+    #: the parameter matrix: each setup is benchmarked in turn (num_ctx None there: ``num_ctx``)
+    setups: tuple[Setup, ...] = (Setup(),)
+    #: concurrent streams per timed run (--parallel)
+    parallel: int = 1
 
     @property
     def total_steps(self) -> int:
-        return len(self.models) * (WARMUP_RUNS + len(self.tests) * self.runs)
+        return len(self.models) * len(self.setups) * (WARMUP_RUNS + len(self.tests) * self.runs)
 
-    def request(self, model: str, prompt: str, predict: int) -> dict[str, object]:
-        """One /api/generate body: raw, deterministic sampling, the context and keep-alive pinned."""
-        options = {"temperature": 0, "seed": self.seed, "num_predict": predict, "num_ctx": self.num_ctx}
+    @property
+    def shared_num_ctx(self) -> int | None:
+        """The num_ctx every setup uses; None when the matrix varies it."""
+        sizes = {setup.num_ctx or self.num_ctx for setup in self.setups}
+        return sizes.pop() if len(sizes) == 1 else None
+
+    def request(self, model: str, prompt: str, predict: int, setup: Setup | None = None) -> dict[str, object]:
+        """One /api/generate body: raw, deterministic sampling, the setup's runner options and keep-alive pinned."""
+        options: dict[str, object] = {"temperature": 0, "seed": self.seed, "num_predict": predict}
+        options |= (setup or Setup()).options(self.num_ctx)
         return {
             "model": model,
             "prompt": prompt,
@@ -66,25 +81,36 @@ class BenchPlan:
 
 
 def workloads(
-    choice: str, max_prompt_tokens: int, max_tokens: int, pp_sizes: tuple[int, ...] = (), tg_sizes: tuple[int, ...] = ()
+    choice: str,
+    max_prompt_tokens: int,
+    max_tokens: int,
+    pp_sizes: tuple[int, ...] = (),
+    tg_sizes: tuple[int, ...] = (),
+    *,
+    depths: tuple[int, ...] = (),
 ) -> tuple[Workload, ...]:
-    """The tests ``--test`` asks for (``--pp``/``--tg`` sizes, as llama-bench's ``-p``/``-n``), with
-    the policy's token caps applied; names show the real sizes."""
+    """The tests ``--test`` asks for (``--pp``/``--tg``/``--depth``, as llama-bench's ``-p``/``-n``/``-d``),
+    with the policy's token caps applied; names show the real sizes, a depth as llama-bench's
+    ``@d4096`` suffix (tools/llama-bench/llama-bench.cpp, the "test" field)."""
     pp = [min(size, max_prompt_tokens) for size in pp_sizes or (PP_TOKENS,)]
     tg = [min(size, max_tokens) for size in tg_sizes or (TG_TOKENS,)]
     tests: list[Workload] = []
-    if choice in ("all", "pp512"):
-        tests += [Workload(f"pp{size}", size, min(PP_PREDICT, max_tokens)) for size in pp]
-    if choice in ("all", "tg128"):
-        tests += [Workload(f"tg{size}", 0, size) for size in tg]
+    for depth in depths or (0,):
+        suffix = f"@d{depth}" if depth else ""
+        if choice in ("all", "pp512"):
+            tests += [Workload(f"pp{size}{suffix}", size, min(PP_PREDICT, max_tokens), depth) for size in pp]
+        if choice in ("all", "tg128"):
+            tests += [Workload(f"tg{size}{suffix}", 0, size, depth) for size in tg]
     return tuple(dict.fromkeys(tests))
 
 
 def default_num_ctx(tests: tuple[Workload, ...], short_prompt_tokens: int = 0) -> int:
-    """llama-bench sizes the context as prompt + generation (+ depth) per test; ollama reloads the
+    """llama-bench sizes the context as prompt + generation + depth per test; ollama reloads the
     model when num_ctx changes (server/sched.go needsReload), so one size fits every test: the
     largest prompt (``short_prompt_tokens``: an estimate of a tg test's prompt) + the most
     generated tokens (the warm-up's included), plus CONTEXT_SLACK."""
-    prompt = max([short_prompt_tokens, *(test.prompt_tokens for test in tests)])
+    prompt = max([short_prompt_tokens, *(test.prompt_tokens for test in tests)]) + max(
+        [0, *(test.depth for test in tests)]
+    )
     generated = max([WARMUP_PREDICT, *(test.predict for test in tests)])
     return prompt + generated + CONTEXT_SLACK

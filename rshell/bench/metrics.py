@@ -25,6 +25,7 @@ from __future__ import annotations
 import statistics
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from rshell.events import JSONValue
@@ -59,6 +60,8 @@ class RunSample:
     ttft_s: float
     e2e_s: float
     requested_tokens: int
+    #: the server's clock when the final chunk was made (its ``created_at``), epoch seconds
+    ended_at: float | None = None
 
     @classmethod
     def from_final(
@@ -81,6 +84,7 @@ class RunSample:
             ttft_s=ttft_s,
             e2e_s=e2e_s,
             requested_tokens=requested,
+            ended_at=_timestamp(final.get("created_at")),
         )
 
     @classmethod
@@ -166,6 +170,16 @@ def summarize(samples: Sequence[RunSample], metric: str) -> Stats | None:
     """Statistics of one metric over the runs that report it."""
     values = [value for value in (sample.value(metric) for sample in samples) if value is not None]
     return Stats.of(values)
+
+
+def _timestamp(value: object) -> float | None:
+    """RFC 3339 (Go's RFC3339Nano: Python keeps microseconds) as epoch seconds; None if unreadable."""
+    if not isinstance(value, str):
+        return None
+    try:
+        return datetime.fromisoformat(value).timestamp()
+    except ValueError:
+        return None
 
 
 def _rate(tokens: int, nanoseconds: int) -> float | None:

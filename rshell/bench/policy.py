@@ -45,6 +45,12 @@ _TARGET = Field(
         Field("load_timeout", Kind.DURATION, "time allowed for the warm-up, which may load the model", default=300.0),
         Field("keep_alive", Kind.DURATION, "keep_alive sent with every request", default=300.0),
         Field("max_num_ctx", Kind.INTEGER, "cap on --num-ctx", default=131072, minimum=1, maximum=1048576),
+        Field("max_num_gpu", Kind.INTEGER, "cap on --num-gpu (layers)", default=999, minimum=0, maximum=100000),
+        Field("max_num_batch", Kind.INTEGER, "cap on --num-batch", default=4096, minimum=1, maximum=1048576),
+        Field("max_num_thread", Kind.INTEGER, "cap on --num-thread", default=64, minimum=1, maximum=4096),
+        Field("max_matrix", Kind.INTEGER, "cap on option combinations per bench", default=8, minimum=1, maximum=256),
+        Field("max_parallel", Kind.INTEGER, "cap on --parallel streams", default=4, minimum=1, maximum=64),
+        Field("max_depth", Kind.INTEGER, "cap on --depth (tokens)", default=32768, minimum=0, maximum=1048576),
         Field("total_timeout", Kind.DURATION, "time allowed for the whole bench", default=1800.0),
         Field("allow_custom_prompts", Kind.BOOLEAN, "whether --prompt TEXT is accepted", default=False),
         Field(
@@ -78,6 +84,12 @@ class TargetPolicy:
     load_timeout: float = 300.0
     keep_alive: float = 300.0
     max_num_ctx: int = 131072
+    max_depth: int = 32768
+    max_num_gpu: int = 999
+    max_num_batch: int = 4096
+    max_num_thread: int = 64
+    max_matrix: int = 8
+    max_parallel: int = 4
     allow_custom_prompts: bool = False
     max_prompt_length: int = 2000
 
@@ -94,9 +106,24 @@ class TargetPolicy:
     def local_models(self) -> tuple[str, ...]:
         return tuple(name for name in self.models if not is_cloud_model(name))
 
-    def check_num_ctx(self, num_ctx: int) -> None:
-        if num_ctx > self.max_num_ctx:
-            raise Denied(f"bench: --num-ctx {num_ctx} is more than target {self.name!r} allows ({self.max_num_ctx})")
+    @property
+    def option_caps(self) -> dict[str, int]:
+        """The most each runner option of the matrix may be (rshell.bench.matrix)."""
+        return {
+            "num_ctx": self.max_num_ctx,
+            "num_gpu": self.max_num_gpu,
+            "num_batch": self.max_num_batch,
+            "num_thread": self.max_num_thread,
+        }
+
+    def check_parallel(self, streams: int) -> None:
+        if streams > self.max_parallel:
+            raise Denied(f"bench: --parallel {streams} is more than target {self.name!r} allows ({self.max_parallel})")
+
+    def check_depths(self, depths: tuple[int, ...]) -> None:
+        for depth in depths:
+            if depth > self.max_depth:
+                raise Denied(f"bench: --depth {depth} is more than target {self.name!r} allows ({self.max_depth})")
 
     def choose_prompts(self, set_name: str | None, custom: str | None) -> tuple[tuple[str, ...], str]:
         """The prompts to use and where they come from: built in, a named set, or the user's own."""
@@ -135,6 +162,12 @@ def target_policy(settings: Mapping[str, object], name: str) -> TargetPolicy:
         load_timeout=_seconds(raw, "load_timeout", 300.0),
         keep_alive=_seconds(raw, "keep_alive", 300.0),
         max_num_ctx=_int(raw, "max_num_ctx", 131072),
+        max_depth=_int(raw, "max_depth", 32768),
+        max_num_gpu=_int(raw, "max_num_gpu", 999),
+        max_num_batch=_int(raw, "max_num_batch", 4096),
+        max_num_thread=_int(raw, "max_num_thread", 64),
+        max_matrix=_int(raw, "max_matrix", 8),
+        max_parallel=_int(raw, "max_parallel", 4),
         allow_custom_prompts=raw.get("allow_custom_prompts") is True,
         max_prompt_length=_int(raw, "max_prompt_length", 2000),
     )

@@ -175,6 +175,12 @@ class PromptMaker:
         if words > 0 and prompt_eval_count > 0:
             self.tokens_per_word = prompt_eval_count / words
 
+    def depth_context(self, tokens: int, run_index: int) -> str:
+        """The context a ``@dN`` test processes before its measured prompt: about ``tokens`` tokens,
+        opening with a fresh word like every prompt (so it is evaluated, never reused from a
+        previous run)."""
+        return self.build(Workload("depth", tokens, 1), run_index)
+
     def build(self, shape: Workload, run_index: int) -> str:
         """The next prompt: a fresh opener, then the text (a prompt set's prompts in turn)."""
         source = self._prompts[run_index % len(self._prompts)] if self._prompts else ""

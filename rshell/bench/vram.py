@@ -11,6 +11,9 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from rshell.bench.modelvram import ModelVram
+from rshell.events import JSONValue
+
 if TYPE_CHECKING:
     from rshell.gpu.sampler import VramSampler
 
@@ -22,6 +25,24 @@ class VramReading:
     peak_used_bytes: int | None = None
     gpu_names: list[str] = field(default_factory=list)
     problem: str | None = None
+    #: the models' own VRAM (None: not sampled); the runner marks each model's start
+    model: ModelVram | None = None
+
+    def mark(self, key: str | None) -> None:
+        if self.model is not None:
+            self.model.mark(key)
+
+    def sample(self) -> None:
+        if self.model is not None:
+            self.model.sample()
+
+
+def model_vram(reading: VramReading, key: str) -> dict[str, JSONValue]:
+    """A model's own peak VRAM for its JSON entry, and how it was measured (rshell/bench/modelvram.py)."""
+    peak = reading.model.peaks.get(key) if reading.model is not None else None
+    if peak is None or peak.peak_bytes is None:
+        return {"peak_vram_bytes": None, "vram_source": None}
+    return {"peak_vram_bytes": peak.peak_bytes, "vram_source": peak.source, "vram_baseline_bytes": peak.baseline_bytes}
 
 
 @contextlib.contextmanager
@@ -29,7 +50,7 @@ def sample_vram(vram_settings: Mapping[str, object]) -> Iterator[VramReading]:
     """Sample VRAM for the duration of the block."""
     reading = VramReading()
     try:
-        sampler = open_sampler(vram_settings)
+        sampler, reading.model = open_sampler(vram_settings)
     except Exception as error:  # any failure to set up sampling only means no VRAM figures
         reading.problem = f"VRAM not sampled: {error or type(error).__name__}"
         yield reading
@@ -44,10 +65,14 @@ def sample_vram(vram_settings: Mapping[str, object]) -> Iterator[VramReading]:
             reading.problem = f"VRAM not sampled: {sampler.last_error or 'no GPU memory figures were readable'}"
 
 
-def open_sampler(vram_settings: Mapping[str, object]) -> VramSampler:
-    """A sampler (not yet started) over the GPU sources the ``vram`` settings name."""
+def open_sampler(vram_settings: Mapping[str, object]) -> tuple[VramSampler, ModelVram]:
+    """A sampler (not yet started) over the GPU sources the ``vram`` settings name, feeding the
+    models' own VRAM."""
     from rshell.gpu.config import gpu_config, read_snapshot  # noqa: PLC0415 (only when a bench starts)
     from rshell.gpu.sampler import VramSampler  # noqa: PLC0415
 
     config = gpu_config(vram_settings)
-    return VramSampler(lambda: read_snapshot(config))
+    model = ModelVram()
+    sampler = VramSampler(lambda: read_snapshot(config), observe=model.observe)
+    model.take_sample = sampler.sample_now
+    return sampler, model

@@ -16,7 +16,7 @@ from rshell.broker.caps import Admission, Caps
 from rshell.broker.handler import handle_connection
 from rshell.broker.refusals import Lingering, Refusals
 from rshell.broker.state import BrokerState, log
-from rshell.enginepool import STREAM_OWNER
+from rshell.engine.pool import STREAM_OWNER
 from rshell.errors import ExitStatus
 from rshell.protocol import encode
 

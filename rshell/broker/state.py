@@ -13,7 +13,7 @@ from rshell.audit import AuditLog
 from rshell.broker.cancelwatch import CancelWatcher
 from rshell.broker.caps import Caps
 from rshell.engine import BROKER_LIST_TTL_SECONDS, Engine
-from rshell.enginepool import StreamSlots
+from rshell.engine.pool import StreamSlots
 from rshell.errors import PolicyError
 from rshell.executor import Session
 from rshell.policy.loader import load_policy
@@ -130,7 +130,7 @@ def _primary_gid(uid: int) -> int:
 
 
 def _engine(policy: Policy, pool_size: int, streams: StreamSlots) -> Engine:
-    """The engine every request shares: at most ``pool_size`` connections (rshell.enginepool)."""
+    """The engine every request shares: at most ``pool_size`` connections (rshell.engine.pool)."""
     return Engine(
         policy.engine_url,
         policy.engine_timeout,

@@ -22,10 +22,17 @@ class VramSampler:
     had a figure.
     """
 
-    def __init__(self, read: Callable[[], Snapshot], interval: float = DEFAULT_INTERVAL_SECONDS) -> None:
+    def __init__(
+        self,
+        read: Callable[[], Snapshot],
+        interval: float = DEFAULT_INTERVAL_SECONDS,
+        *,
+        observe: Callable[[Snapshot], None] | None = None,
+    ) -> None:
+        """``observe`` sees every snapshot read (bench: the model's own VRAM, rshell/bench/modelvram.py)."""
         if interval <= 0:
             raise ValueError("interval must be positive")
-        self._read = read
+        self._read, self._observe = read, observe
         self._interval = interval
         self._stop = threading.Event()
         self._lock = threading.Lock()
@@ -73,13 +80,19 @@ class VramSampler:
             if self._stop.wait(self._interval):
                 return
 
-    def _sample(self) -> None:
+    def sample_now(self) -> Snapshot | None:
+        """Take one sample now, on the caller's thread (a bench marks each model's start and end)."""
+        return self._sample()
+
+    def _sample(self) -> Snapshot | None:
         try:
             snapshot = self._read()
         except Exception as error:  # a sampler thread must not die silently
             with self._lock:
                 self._last_error = str(error) or type(error).__name__
-            return
+            return None
+        if self._observe is not None:
+            self._observe(snapshot)
         used = snapshot.memory_used_bytes
         with self._lock:
             self._samples += 1
@@ -88,3 +101,4 @@ class VramSampler:
             for gpu in snapshot.gpus:
                 if gpu.name not in self._names:
                     self._names.append(gpu.name)
+        return snapshot

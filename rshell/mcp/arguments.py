@@ -9,16 +9,24 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from rshell.approvals.gate import REASON_FLAG
 from rshell.errors import UsageError
 from rshell.lexer import check_line
 from rshell.spec import ArgKind, Option, Positional
 from rshell.verb import Verb
 
+#: the MCP argument that is ``--reason`` for a verb under approval (rshell/mcp/schema.py offers it)
+REASON_KEY = "reason"
 
-def argv_for(verb: Verb, arguments: Mapping[str, object] | None) -> tuple[str, ...]:
-    """The argv a user would have typed for these arguments; UsageError for anything malformed."""
+
+def argv_for(verb: Verb, arguments: Mapping[str, object] | None, *, reason: bool = False) -> tuple[str, ...]:
+    """The argv a user would have typed for these arguments; UsageError for anything malformed. With
+    ``reason`` (the verb is under approval for this caller) the ``reason`` argument is ``--reason TEXT``."""
     given = dict(arguments or {})
     known = {positional.key for positional in verb.spec.positionals} | {option.key for option in verb.spec.options}
+    why = given.pop(REASON_KEY, None) if reason else None
+    if reason:
+        known.add(REASON_KEY)
     unknown = sorted(set(given) - known)
     if unknown:
         raise UsageError(f"{verb.name}: unknown argument {unknown[0]!r} (arguments: {', '.join(sorted(known))})")
@@ -26,6 +34,10 @@ def argv_for(verb: Verb, arguments: Mapping[str, object] | None) -> tuple[str, .
     for option in verb.spec.options:
         if given.get(option.key) is not None:
             words += _option_words(verb.name, option, given[option.key])
+    if why is not None:
+        if not isinstance(why, str):
+            raise UsageError(f"{verb.name}: {REASON_KEY} must be a string")
+        words += [REASON_FLAG, why]
     positionals = _positional_words(verb, given)
     if positionals:
         words += ["--", *positionals]

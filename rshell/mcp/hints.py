@@ -38,6 +38,8 @@ HINTS: dict[str, Hints] = {
     # unloading frees VRAM another user of the server may be relying on
     "unload": Hints("Unload an ollama model", read_only=False, destructive=True, idempotent=True, open_world=True),
     "pull": Hints("Pull an ollama model", read_only=False, destructive=False, idempotent=True, open_world=True),
+    # reads the caller's own approval requests from the broker's state directory
+    "requests": Hints("Your approval requests", read_only=True, destructive=False, idempotent=True, open_world=False),
 }
 
 

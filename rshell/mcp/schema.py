@@ -15,9 +15,11 @@ from typing import Any
 
 import mcp_types as types
 
+from rshell.approvals.gate import MAX_REASON_CHARS, approval_rule
 from rshell.bench.policy import SUBCOMMANDS
 from rshell.completion import Candidates
 from rshell.lexer import MAX_LINE_BYTES
+from rshell.mcp.arguments import REASON_KEY
 from rshell.mcp.follow import follow_property, is_follow_verb
 from rshell.mcp.hints import hints_for, tool_annotations
 from rshell.mcp.limits import McpLimits
@@ -45,24 +47,35 @@ TARGET_HELP = {
 }
 
 
+#: the argument of a tool under approval (``REASON_KEY``, which becomes ``--reason TEXT``): why the caller asks
+REASON_PROPERTY = {
+    "type": "string",
+    "minLength": 1,
+    "maxLength": MAX_REASON_CHARS,
+    "description": "why you ask: the approver reads it before deciding (this call waits for an approver)",
+}
+
+
 def tool_for(verb: Verb, candidates: Candidates, limits: McpLimits | None = None) -> types.Tool:
     """The tool an agent sees for one verb."""
     return types.Tool(
         name=verb.name,
         title=hints_for(verb).title,
-        description=tool_description(verb),
+        description=tool_description(verb, candidates),
         input_schema=input_schema(verb, candidates, limits or McpLimits()),
         output_schema=output_schema(verb.name),
         annotations=tool_annotations(verb),
     )
 
 
-def tool_description(verb: Verb) -> str:
+def tool_description(verb: Verb, candidates: Candidates | None = None) -> str:
     lines = [verb.summary]
     if verb.description:
         lines += ["", verb.description]
     if verb.changes_state:
         lines += ["", "This tool changes state: it is audited before it acts."]
+    if candidates is not None and needs_approval(verb, candidates):
+        lines += ["", "It runs only once an approver approves this exact call: the call waits for the decision."]
     if any(param.kind in (ArgKind.CONTAINER, ArgKind.WORKLOAD) for param in verb.spec.positionals):
         lines += ["", "Name a container by one of the names its enum lists (the containers visible to you)."]
     if verb.name == "bench":
@@ -83,6 +96,8 @@ def input_schema(verb: Verb, candidates: Candidates, limits: McpLimits | None = 
         properties[option.key] = _property(verb, option, candidates, maxima)
     if is_follow_verb(verb):
         properties.update(follow_property(limits or McpLimits()))
+    if needs_approval(verb, candidates):
+        properties[REASON_KEY] = REASON_PROPERTY
     required = [p.key for p in verb.spec.positionals if not p.optional]
     schema: dict[str, Any] = {"type": "object", "properties": properties, "additionalProperties": False}
     if required:
@@ -91,6 +106,11 @@ def input_schema(verb: Verb, candidates: Candidates, limits: McpLimits | None = 
         compare = {"properties": {"target": {"const": "compare"}}, "required": ["target"]}
         schema["allOf"] = [{"if": compare, "then": {"required": ["run_a", "run_b"]}}]
     return schema
+
+
+def needs_approval(verb: Verb, candidates: Candidates) -> bool:
+    """Whether the caller's role puts this verb under approval (its tool then takes ``reason``)."""
+    return approval_rule(candidates.session.current().view, verb.name) is not None
 
 
 def _offered(verb: Verb, candidates: Candidates) -> tuple[list[Positional], list[Option]]:

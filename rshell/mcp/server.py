@@ -5,7 +5,8 @@ audit) in mode "mcp"; a refusal or failure is a tool error with its one-line mes
 crash of the server. A tool that does not exist for this principal (unknown, or a verb its role
 does not allow) is the JSON-RPC error -32602 with the same words either way. Tools and their
 enums are computed per ``tools/list`` from the policy in force, and the session is told
-(``notifications/tools/list_changed``) when they change.
+(``notifications/tools/list_changed``) when they change. Once the policy in force no longer
+allows ``mcp`` itself, every request is refused (rshell/mcp/revocation.py) and the session ends.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from rshell.mcp.calls import ActiveCalls, run_call
 from rshell.mcp.limits import McpLimits
 from rshell.mcp.reporting import CallReporter, SilentReporter
 from rshell.mcp.results import failure
+from rshell.mcp.revocation import mcp_denial, revoked_error
 from rshell.mcp.tools import WHOAMI_URI, ToolRefusal, Tools
 from rshell.mcp.wire import Channel, Wire
 
@@ -43,6 +45,10 @@ INSTRUCTIONS = (
 WATCH_SECONDS = 2.0
 #: after SIGINT, how long calls in flight may take to be answered before the session ends anyway
 SIGINT_GRACE_SECONDS = 30.0
+#: once ``mcp`` is revoked, how long calls in flight (cancelled) may take to be answered before the session ends
+REVOKED_GRACE_SECONDS = 10.0
+#: then how long requests already on their way are still answered (with the refusal) before the input ends
+REVOKED_LINGER_SECONDS = 0.5
 
 
 def run_mcp(session: Session, channel: Channel | None = None) -> int:
@@ -80,6 +86,7 @@ async def _serve(session: Session, channel: Channel, interrupt_on_sigint: bool, 
     options = server.create_initialization_options(NotificationOptions(tools_changed=True))
     async with wire.running() as (read_stream, write_stream), anyio.create_task_group() as group:
         group.start_soon(handlers.watch_tools)
+        group.start_soon(handlers.close_when_revoked, outcome)
         if interrupt_on_sigint:
             group.start_soon(handlers.stop_on_sigint, outcome)
         await server.run(read_stream, write_stream, options)
@@ -95,6 +102,7 @@ class Handlers:
         self.active = ActiveCalls()
         self.listed: list[dict[str, Any]] | None = None
         self.log_level: str = "info"
+        self.revoked = anyio.Event()
 
     def server(self) -> Server[Any]:
         with warnings.catch_warnings():  # logging/setLevel: clients still send it; we honour it
@@ -114,6 +122,7 @@ class Handlers:
     async def list_tools(
         self, ctx: ServerRequestContext[Any], params: types.PaginatedRequestParams | None
     ) -> types.ListToolsResult:
+        self.still_mcp("tools/list")
         self.tools.check_cursor(params)
         listed = await anyio.to_thread.run_sync(self.tools.listing)
         self.listed = [tool.model_dump(mode="json") for tool in listed]
@@ -122,6 +131,7 @@ class Handlers:
     async def call_tool(
         self, ctx: ServerRequestContext[Any], params: types.CallToolRequestParams
     ) -> types.CallToolResult:
+        self.still_mcp("tools/call")
         try:
             verb, argv, deadline = self.tools.prepare(params, len(self.active))
         except ToolRefusal as refusal:
@@ -133,6 +143,7 @@ class Handlers:
     async def list_resources(
         self, ctx: ServerRequestContext[Any], params: types.PaginatedRequestParams | None
     ) -> types.ListResourcesResult:
+        self.still_mcp("resources/list")
         whoami = types.Resource(
             uri=WHOAMI_URI,
             name="whoami",
@@ -144,11 +155,13 @@ class Handlers:
     async def list_resource_templates(
         self, ctx: ServerRequestContext[Any], params: types.PaginatedRequestParams | None
     ) -> types.ListResourceTemplatesResult:
+        self.still_mcp("resources/templates/list")
         return types.ListResourceTemplatesResult(resource_templates=[])
 
     async def read_resource(
         self, ctx: ServerRequestContext[Any], params: types.ReadResourceRequestParams
     ) -> types.ReadResourceResult:
+        self.still_mcp("resources/read")
         self.tools.check_resource(str(params.uri), len(self.active))
         result = await run_call(self.tools.session, Request("whoami", ()), SilentReporter(), self.active)
         text = result.content[0].text if isinstance(result.content[0], types.TextContent) else ""
@@ -158,6 +171,7 @@ class Handlers:
     async def set_logging_level(
         self, ctx: ServerRequestContext[Any], params: types.SetLevelRequestParams
     ) -> types.EmptyResult:
+        self.still_mcp("logging/setLevel")
         self.log_level = str(params.level)
         return types.EmptyResult()
 
@@ -165,12 +179,33 @@ class Handlers:
         """Tell the client when its tool list changed (a container appeared or went, the role changed)."""
         while True:
             await anyio.sleep(WATCH_SECONDS)
+            if await anyio.to_thread.run_sync(mcp_denial, self.tools.session) is not None:
+                self.revoked.set()  # calls in flight are cancelled, the session closes
+                return
             if self.listed is None:
                 continue
             now = [tool.model_dump(mode="json") for tool in await anyio.to_thread.run_sync(self.tools.listing)]
             if now != self.listed:
                 self.listed = now
                 await self.wire.notify("notifications/tools/list_changed")
+
+    def still_mcp(self, method: str) -> None:
+        """Refuse the request (and close the session) once the policy in force no longer allows ``mcp``."""
+        reason = mcp_denial(self.tools.session)
+        if reason is not None:
+            self.revoked.set()
+            raise revoked_error(self.tools.session, method, reason)
+
+    async def close_when_revoked(self, outcome: list[int]) -> None:
+        """After ``mcp`` was revoked: cancel the calls in flight, answer them, then end the session (126)."""
+        await self.revoked.wait()
+        outcome[0] = ExitStatus.DENIED
+        self.active.cancel_all()
+        with anyio.move_on_after(REVOKED_GRACE_SECONDS):
+            while len(self.active):
+                await anyio.sleep(0.05)
+        await anyio.sleep(REVOKED_LINGER_SECONDS)  # the refusals and the last answers are written first
+        self.wire.end_input()
 
     async def stop_on_sigint(self, outcome: list[int]) -> None:
         with anyio.open_signal_receiver(signal.SIGINT) as signals:  # held to the end: a second SIGINT waits too

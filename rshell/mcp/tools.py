@@ -19,7 +19,7 @@ from rshell.mcp.arguments import argv_for
 from rshell.mcp.follow import follow_deadline
 from rshell.mcp.framing import Refusal
 from rshell.mcp.limits import TOO_MANY_CALLS, McpLimits
-from rshell.mcp.schema import tool_for
+from rshell.mcp.schema import needs_approval, tool_for
 from rshell.mcp.wording import in_mcp_words
 from rshell.render.jsonout import dumps
 from rshell.render.sanitize import sanitize
@@ -66,7 +66,7 @@ class Tools:
         self.check_room(in_flight, params)
         try:
             arguments, deadline = follow_deadline(verb, params.arguments, self.limits)
-            return verb, argv_for(verb, arguments), deadline
+            return verb, argv_for(verb, arguments, reason=needs_approval(verb, self.candidates)), deadline
         except RshellError as error:
             self._audit(params, error)
             raise ToolRefusal(verb, error) from None

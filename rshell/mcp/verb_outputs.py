@@ -1,4 +1,4 @@
-"""Output schemas of inspect, stats, start, stop and the ollama model verbs (joined into outputs.SUCCESS)."""
+"""Output schemas of inspect, stats, start, stop, requests and the ollama model verbs (joined into outputs.SUCCESS)."""
 
 from __future__ import annotations
 
@@ -59,11 +59,28 @@ INSPECT = _object(
         "mounts": {"type": "array", "items": _object({"destination": STRING, "type": STRING}, ["destination"])},
         "labels": {"type": "object", "additionalProperties": STRING},
         "limits": OBJECT,
+        "untrusted": STRINGS,
         "env_keys": STRINGS,
         "entrypoint": STRINGS,
         "command": STRINGS,
     },
     ["name", "id", "image", "state", "mounts", "labels"],
+)
+
+REQUEST_ROW = _object(
+    {
+        "id": STRING,
+        "verb": STRING,
+        "target": STRING,
+        "state": {"enum": ["pending", "approved", "denied", "expired", "ran"]},
+        "reason": STRING,
+        "decided_by": NULLABLE_STRING,
+        "decision_reason": NULLABLE_STRING,
+        "created": NULLABLE_NUMBER,
+        "expires": NULLABLE_NUMBER,
+        "expires_in": STRING,
+    },
+    ["id", "verb", "target", "state", "reason", "decided_by", "expires"],
 )
 
 MODEL_ROW = _object({"name": STRING, "installed": BOOLEAN, "loaded": BOOLEAN}, ["name", "installed", "loaded"])
@@ -93,6 +110,7 @@ VERB_OUTPUTS: dict[str, dict[str, Any]] = {
         },
         ["container", "state"],
     ),
+    "requests": _object({"requests": {"type": "array", "items": REQUEST_ROW}}, ["requests"]),
     "models": _object({"target": STRING, "models": {"type": "array", "items": MODEL_ROW}}, ["target", "models"]),
     "load": _object({"target": STRING, "model": STRING, "state": STRING, "seconds": NUMBER}, ["target", "model"]),
     "unload": _object({"target": STRING, "model": STRING, "state": STRING}, ["target", "model"]),

@@ -15,6 +15,7 @@ import time
 from collections.abc import Generator, Iterator
 from typing import Any
 
+from rshell.authority.streamwatch import StreamWatch, stream_stop
 from rshell.bench.lock import target_lock
 from rshell.errors import Denied, Interrupted, VerbFailed
 from rshell.events import Event, Progress
@@ -45,13 +46,16 @@ def keep_alive_request(
 def pull_progress(
     ctx: Context, target: ModelTarget, model: str, *, max_bytes: int, timeout: float
 ) -> Generator[Event, None, int]:
-    """Progress events of the pull; returns the final digest-summed size. Denied once over ``max_bytes``."""
-    client = client_for(ctx, target, timeout)
+    """Progress events of the pull; returns the final digest-summed size. Denied once over ``max_bytes``,
+    and (126) once the policy in force no longer allows the pull: it is decided again every few seconds."""
+    stop = stream_stop(ctx.cancel)  # the caller's cancel, or the watch; either closes the connection
+    client = OllamaClient(target.url, timeout=timeout, cancel=stop)
     sizes: dict[str, tuple[int, int]] = {}
     shown: tuple[str, int] | None = None
     with (
         target_lock(ctx.state_dir, target.name),
-        failures("pull", target),
+        StreamWatch(ctx.still_allowed, stop) as watch,
+        failures("pull", target, watch),
         contextlib.closing(pull_stream(client, model, deadline=time.monotonic() + timeout)) as stream,
     ):
         for update in stream:
@@ -73,11 +77,14 @@ def pull_progress(
 
 
 @contextlib.contextmanager
-def failures(verb: str, target: ModelTarget) -> Iterator[None]:
-    """An ollama failure as one line (exit 1); a cancel as an interruption."""
+def failures(verb: str, target: ModelTarget, watch: StreamWatch | None = None) -> Iterator[None]:
+    """An ollama failure as one line (exit 1); a cancel as an interruption, or (126) as the policy's
+    when ``watch`` found the verb no longer allowed."""
     try:
         yield
     except RequestCancelled:
+        if watch is not None and watch.denied is not None:
+            raise Denied(f"{verb}: stopped: {watch.denied.reason}") from None
         raise Interrupted(f"{verb} cancelled") from None
     except OllamaError as error:
         raise VerbFailed(f"{verb}: target {target.name!r}: {clean_text(str(error))}") from None

@@ -12,7 +12,16 @@ from dataclasses import dataclass
 
 from rshell.bench.policy import is_cloud_model, normalize_model
 from rshell.errors import Denied
+from rshell.spec import ArgKind, Positional
 from rshell.verb import Context
+
+#: the target every model verb names
+TARGET = Positional("target", ArgKind.BENCH_TARGET, "an ollama target from the policy")
+#: the target and the model that load, unload and pull act on
+TARGET_AND_MODEL = (
+    TARGET,
+    Positional("model", ArgKind.MODEL, "a model the policy allows on that target", max_length=200),
+)
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from typing import Any
 
 import yaml
 
-from rshell.audit_volume import DEFAULT_MAX_BYTES, DEFAULT_PER_SECONDS, AuditVolume
+from rshell.auditlog.volume import DEFAULT_MAX_BYTES, DEFAULT_PER_SECONDS, AuditVolume
 from rshell.errors import PolicyError
 from rshell.policy.filecheck import read_policy_file
 from rshell.policy.model import (
@@ -65,6 +65,7 @@ _APPROVAL = Field(
         ),
         Field("ttl", Kind.DURATION, "how long a request may be approved and run", default=900.0),
         Field("wait", Kind.DURATION, "how long the caller waits for a decision", default=600.0),
+        Field("max_pending", Kind.INTEGER, "pending requests per requester", default=8, minimum=1, maximum=1000),
     ),
     default=None,
 )
@@ -367,4 +368,5 @@ def _build_approval(raw: dict[str, Any] | None) -> Approval | None:
         approver_groups=frozenset(approvers["groups"]),
         ttl=raw["ttl"],
         wait=raw["wait"],
+        max_pending=raw["max_pending"],
     )

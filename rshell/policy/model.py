@@ -6,12 +6,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from rshell.audit_volume import AuditVolume
+from rshell.auditlog.volume import AuditVolume
 
 #: verbs every principal with a role may use: they show only the principal's own view
 ALWAYS_ALLOWED = frozenset({"help", "whoami", "exit", "quit"})
 #: the only verbs of a principal without a role (whoami would show the engine and ask it for containers)
 ROLELESS_ALLOWED = frozenset({"help", "exit", "quit"})
+#: verbs every principal whose role has an ``approval`` rule may use: they show only the caller's own requests
+APPROVAL_ALLOWED = frozenset({"requests"})
 
 
 #: ``containers.label_source``: selectors match only labels set on the container itself (the default)
@@ -100,6 +102,8 @@ class Approval:
     approver_groups: frozenset[str] = frozenset()
     ttl: float = 900.0
     wait: float = 600.0
+    #: the most pending requests one requester (uid) may have at once; a new one past it is denied (126)
+    max_pending: int = 8
 
     def may_approve(self, user: str, groups: frozenset[str]) -> bool:
         return user in self.approver_users or bool(groups & self.approver_groups)

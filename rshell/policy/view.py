@@ -9,7 +9,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from rshell.errors import VerbFailed
-from rshell.policy.model import ALWAYS_ALLOWED, ROLELESS_ALLOWED, ContainerRule, Policy, RateLimit, Role
+from rshell.policy.model import (
+    ALWAYS_ALLOWED,
+    APPROVAL_ALLOWED,
+    ROLELESS_ALLOWED,
+    ContainerRule,
+    Policy,
+    RateLimit,
+    Role,
+)
 
 #: the files the user and group lookups read on a host without a directory service
 USER_DATABASE = ("/etc/passwd", "/etc/group")
@@ -99,6 +107,8 @@ class PolicyView:
             return Decision(False, self.role_reason, "default deny")
         if verb in ALWAYS_ALLOWED:
             return Decision(True, f"{verb} is always allowed", "built-in")
+        if verb in APPROVAL_ALLOWED and self.role.approval is not None:
+            return Decision(True, f"{verb} is allowed to a role with approval", f"roles.{self.role.name}.approval")
         if verb in self.role.verbs:
             return Decision(True, f"role {self.role.name!r} lists {verb!r}", f"roles.{self.role.name}.verbs")
         return Decision(False, f"role {self.role.name!r} does not allow {verb!r}", "default deny")

@@ -117,6 +117,7 @@ def test_result_carries_model_details_version_and_vram_from_ps(tmp_path: Path) -
 def test_a_model_already_loaded_has_no_cold_load_time(tmp_path: Path) -> None:
     with FakeOllama([FakeModel("llama3.2:1b")]) as server:
         server.loaded.add("llama3.2:1b")
+        server.loaded_ctx["llama3.2:1b"] = 704  # with the context this bench asks for
         data = bench(server, tmp_path, ["--runs", "1"]).data
     assert data["models"][0]["load"]["cold_s"] is None
 
@@ -137,7 +138,7 @@ class FakeSampler:
 
 
 def test_peak_vram_and_gpu_names_come_from_the_sampler(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(vram, "open_sampler", lambda settings: FakeSampler())
+    monkeypatch.setattr(vram, "open_sampler", lambda settings: (FakeSampler(), None))
     with FakeOllama([FakeModel("llama3.2:1b")]) as server:
         outcome = bench(server, tmp_path, ["--runs", "1"])
     assert outcome.data["gpus"]["names"] == ["NVIDIA GeForce RTX 4090"]

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import anyio
+import jsonschema  # type: ignore[import-untyped]  # the MCP SDK's dependency, without stubs
 import pytest
 from mcp import ClientSession
 from mcp.client.stdio import StdioServerParameters, stdio_client
@@ -134,6 +135,7 @@ def test_approved_once_only_by_an_approver(agent: Agent, names: Names, approving
     outcome = finish(process)
     assert outcome.status == 0, outcome.stderr
     assert f"waiting for approval: request {request} (an approver runs: rshellctl approve {request})" in outcome.stderr
+    assert outcome.stderr.count("waiting for approval") == 1  # said once, not every second
     assert len(ran(approving, request)) == 1
     assert steps(approving, request) == [("requested", agent.user), ("approved", approver.user), ("ran", agent.user)]
 
@@ -236,8 +238,11 @@ def test_follow_prints_one_json_line_per_event(agent: Agent, names: Names, appro
         assert follow.wait(timeout=20) == 130
 
 
-async def restart_over_mcp(command: list[str], container: str, approve: Callable[[], None]) -> tuple[Any, list[str]]:
-    """Call the restart tool and, while it waits, let ``approve`` (in a thread) decide; the progress seen."""
+async def restart_over_mcp(
+    command: list[str], container: str, approve: Callable[[], None]
+) -> tuple[Any, list[str], dict[str, Any], Any]:
+    """Call the restart tool with a reason and, while it waits, let ``approve`` (in a thread) decide; the
+    result, the progress seen, the tools as listed, and the requests tool's result afterwards."""
     parameters = StdioServerParameters(command=command[0], args=command[1:], cwd="/")
     messages: list[str] = []
 
@@ -249,10 +254,13 @@ async def restart_over_mcp(command: list[str], container: str, approve: Callable
         ClientSession(read_stream, write_stream) as session,
     ):
         await session.initialize()
+        tools = {tool.name: tool for tool in (await session.list_tools()).tools}
         async with anyio.create_task_group() as group:
             group.start_soon(anyio.to_thread.run_sync, approve)
-            result = await session.call_tool("restart", {"container": container}, progress_callback=on_progress)
-    return result, messages
+            arguments = {"container": container, "reason": "over mcp"}
+            result = await session.call_tool("restart", arguments, progress_callback=on_progress)
+        listed = await session.call_tool("requests", {})
+    return result, messages, tools, listed
 
 
 def test_an_mcp_call_waits_with_progress_and_returns_the_outcome(
@@ -266,10 +274,18 @@ def test_an_mcp_call_waits_with_progress_and_returns_the_outcome(
         command = [*agent.prefix(), *RSHELL, "--broker", str(running.socket), "-c", "mcp"]
 
         def approve() -> None:
-            assert ctl(approver, running, "approve", pending_id(running, approver)).status == 0
+            request = pending_id(running, approver)
+            shown = json.loads(ctl(approver, running, "requests", "--json").stdout)
+            assert [r["reason"] for r in shown if r["id"] == request] == ["over mcp"]  # the tool's reason argument
+            assert ctl(approver, running, "approve", request).status == 0
 
-        result, messages = anyio.run(restart_over_mcp, command, names.name("bounce"), approve)
+        result, messages, tools, listed = anyio.run(restart_over_mcp, command, names.name("bounce"), approve)
         assert not result.is_error, result
+        assert tools["restart"].input_schema["properties"]["reason"]["maxLength"] == 512
+        assert "reason" not in tools["ps"].input_schema["properties"]  # only a tool under approval takes one
+        assert tools["requests"].annotations.read_only_hint is True
+        jsonschema.Draft202012Validator(tools["requests"].output_schema).validate(listed.structured_content)
+        assert [(r["state"], r["reason"]) for r in listed.structured_content["requests"]] == [("ran", "over mcp")]
         assert any(message.startswith("waiting for approval: request ") for message in messages), messages
         intents = [r for r in audit_records(running.policy.parent) if r.get("phase") == "intent"]
         assert [(r["mode"], r["verb"], bool(r.get("approval"))) for r in intents] == [("mcp", "restart", True)]

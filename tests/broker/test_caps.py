@@ -141,7 +141,7 @@ def test_follows_are_capped_per_uid_and_in_all_and_short_calls_still_find_an_eng
             assert held.messages == ["rshell: you have 4 log streams open (--max-follows-per-uid); end one first"]
             assert names.name("app") in success(run_client(None, broker.socket, "-c", "ps")).stdout
             assert "tick" in success(run_client(None, broker.socket, "-c", f"logs {names.name('app')}")).stdout
-            # each stream: its connection's thread and its policy re-check (rshell.streamwatch); the cancel watcher
+            # each stream: its thread and its policy re-check (authority.streamwatch); the cancel watcher
             assert settled_threads(broker) <= idle_threads + 2 * 4 + 1, broker.threads()
             # the streams' client connections, the engine pool (at most 14, kept alive) and the audit log
             assert descriptors(broker) <= idle_descriptors + 4 + 14 + 1, open_files(broker)

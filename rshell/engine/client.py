@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 from rshell.errors import RshellError, VerbFailed
 
 if TYPE_CHECKING:
-    from rshell.enginepool import StreamSlots
+    from rshell.engine.pool import StreamSlots
 
 #: the API version rshell speaks; fixing it saves the version round trip at start-up
 API_VERSION = "1.41"
@@ -42,7 +42,7 @@ class Engine:
         self.timeout = timeout
         self.pool_size = pool_size
         self.list_ttl = list_ttl
-        #: the broker's caps on long streams; with them the pool is bounded and blocking (rshell.enginepool)
+        #: the broker's caps on long streams; with them the pool is bounded and blocking (rshell.engine.pool)
         self.streams = streams
         self._client: Any = None
         self._client_lock = threading.Lock()
@@ -56,7 +56,7 @@ class Engine:
             if self._client is None:
                 self._client = _build_client(self.url, self.timeout, self.pool_size)
                 if self.streams is not None:
-                    from rshell.enginepool import bound_unix_client  # noqa: PLC0415 - imports docker-py
+                    from rshell.engine.pool import bound_unix_client  # noqa: PLC0415 - imports docker-py
 
                     bound_unix_client(self._client, self.url, self.timeout, self.pool_size, self.streams)
             return self._client
@@ -167,7 +167,7 @@ def translate_engine_error(error: Exception, url: str) -> RshellError | None:
 def _slow_message(error: Exception, url: str) -> str:
     import urllib3  # noqa: PLC0415 - imported with docker-py anyway
 
-    if isinstance(error, urllib3.exceptions.EmptyPoolError):  # rshell.enginepool's bounded pool, after its wait
+    if isinstance(error, urllib3.exceptions.EmptyPoolError):  # rshell.engine.pool's bounded pool, after its wait
         return f"all of the broker's connections to the Docker engine at {url} stayed busy; try again"
     return f"the Docker engine at {url} did not answer in time"
 

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING
 
 from rshell.engine import engine_errors
 from rshell.errors import Denied, RshellError
 from rshell.policy.view import Decision
-from rshell.spec import Arguments
+from rshell.spec import ArgKind, Arguments
 from rshell.swarm.targets import ServiceTarget, resolve_again
 from rshell.targets import Target
 
@@ -17,14 +17,17 @@ if TYPE_CHECKING:
 
 #: the reason a stream ends when its container left the caller's view (renamed, relabelled, removed)
 NO_LONGER_VISIBLE = "the container is no longer visible to you"
+#: the reason a bench ends when its target left the caller's policy
+TARGET_GONE = "bench target {name!r} is no longer in your policy"
 
 
 def still_allowed(session: Session, verb: str, args: Arguments) -> Callable[[], Decision]:
     """A check a long-running verb calls: the verb, then each container by its ID, under the session
     as it is now (a reload, a removed mapping or group, a rename out of the policy all end it).
     An engine failure raises (the caller decides whether to try again); a caller who cannot be
-    identified any more is denied (fail closed)."""
+    identified any more is denied (fail closed). A bench target named in the policy must still be there."""
     targets = [value for value in args.values.values() if isinstance(value, (Target, ServiceTarget))]
+    bench_targets = _bench_targets(session, verb, args)
 
     def check() -> Decision:
         try:
@@ -40,6 +43,21 @@ def still_allowed(session: Session, verb: str, args: Arguments) -> Callable[[], 
                     resolve_again(fresh.engine, fresh.view, target)
             except Denied:
                 return Decision(False, NO_LONGER_VISIBLE, "default deny")
+        now = fresh.view.settings(verb).get("targets")
+        for name in bench_targets:
+            if not isinstance(now, Mapping) or name not in now:
+                return Decision(False, TARGET_GONE.format(name=name), "default deny")
         return decision
 
     return check
+
+
+def _bench_targets(session: Session, verb: str, args: Arguments) -> list[str]:
+    """The policy's bench targets this request named (not the words ``history`` or ``compare``)."""
+    found = session.registry.get(verb)
+    targets = session.view.settings(verb).get("targets")
+    if found is None or not isinstance(targets, Mapping):
+        return []
+    kinds = {positional.key: positional.kind for positional in found.spec.positionals}
+    named = (args.get(key) for key, kind in kinds.items() if kind is ArgKind.BENCH_TARGET)
+    return [value for value in named if isinstance(value, str) and value in targets]

@@ -15,6 +15,8 @@ from rshell.events import JSONValue
 
 #: docker keeps the last five probes (daemon/health.go maxLogEntries); each output is cut to this
 MAX_PROBE_OUTPUT = 1024
+#: fields whose text whoever runs the container chose: data to show or quote, never instructions to follow
+UNTRUSTED_FIELDS = ("labels", "health.probes[].output")
 
 
 def redacted_view(
@@ -39,6 +41,7 @@ def redacted_view(
         "mounts": _mounts(details.get("Mounts"), sources=settings.get("show_mount_sources") is True),
         "labels": _labels(_map(config.get("Labels")), _patterns(settings.get("hide_labels"))),
         "limits": _limits(host),
+        "untrusted": list(UNTRUSTED_FIELDS),
     }
     if settings.get("show_env_keys") is True:
         data["env_keys"] = sorted({str(item).split("=", 1)[0] for item in _list(config.get("Env"))})
