@@ -65,7 +65,13 @@ class AuditLog:
             self._append(line, sync=sync)
 
     def ensure_writable(self) -> None:
-        """Raise VerbFailed now, before any output, if the log cannot be opened."""
+        """Raise VerbFailed now, before any output, if the log cannot be opened.
+
+        Every request asks this, so the usual case (the open file still at its path) takes no lock:
+        concurrent requests would otherwise queue behind each other's writes."""
+        fd = self._fd
+        if fd is not None and not self._reopen and self._still_at_path(fd):
+            return
         with self._lock:
             self._current_fd()
 

@@ -18,9 +18,10 @@ class Caps:
 
     #: open connections of one uid (an MCP session, a REPL, a running verb: one each)
     connections_per_uid: int = 256
-    #: new connections of one uid per second, sustained (a burst may use connections_per_uid at once);
+    #: new connections of one uid per second, sustained (a burst may use connections_per_uid at once; a
+    #: batch of lines through the broker is one connection a line, so this is a batch's top speed);
     #: past it a connection waits its turn in its own thread, it is not refused
-    connection_rate_per_uid: int = 50
+    connection_rate_per_uid: int = 200
     #: threads in the broker; a connection is refused while this many run (each connection holds one)
     threads: int = 1024
     #: connections to the engine, shared by every request; a call waits for one up to the engine timeout

@@ -32,8 +32,8 @@ REQUEST_TIMEOUT = 10.0
 def peer_principal(conn: socket.socket, state: BrokerState) -> Principal:
     """The caller as the kernel reports it (SO_PEERCRED); nothing the client says can change it.
     Its groups come from the user database (Principal.from_uid), never from the peer's egid."""
-    _pid, uid, gid = peer_credentials(conn)
-    return state.principal(uid, gid)
+    _pid, uid, _gid = peer_credentials(conn)
+    return state.principal(uid)
 
 
 def peer_credentials(conn: socket.socket) -> tuple[int, int, int]:

@@ -99,7 +99,7 @@ class Refusals:
         if burst.cap == PACED:  # delayed, not refused: nothing for the audit log
             return
         try:
-            session = self.state.session_for(self.state.principal(burst.uid, burst.gid), "connect")
+            session = self.state.session_for(self.state.principal(burst.uid), "connect")
             audit_refused_line(session, "(connection)", Denied(text))
         except (OSError, RshellError) as error:  # the audit log or user database is out of reach: stderr has it
             log(f"cannot audit the refusal: {error}")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import pwd
 import sys
 import threading
 import time
@@ -41,19 +40,20 @@ class BrokerState:
         self.engine = _engine(self.policy, self.caps.engine_connections, self.streams)
         self.audit = AuditLog(self.policy.audit_log, self.policy.audit_volume)
         self.limiter = RateLimiter(self.policy.state_dir)
-        self._principals: dict[tuple[int, int], tuple[float, Principal]] = {}
+        self._principals: dict[int, tuple[float, Principal]] = {}
         self.cancel_watcher = CancelWatcher()
 
-    def principal(self, uid: int, gid: int) -> Principal:
-        """The user and groups of a uid, from the user database, briefly cached per (uid, gid)."""
+    def principal(self, uid: int) -> Principal:
+        """The user and groups of a uid, from the user database (its primary group and the groups that
+        list it; never the peer's egid), cached per uid for PRINCIPAL_TTL_SECONDS."""
         now = time.monotonic()
         with self._lock:
-            cached = self._principals.get((uid, gid))
+            cached = self._principals.get(uid)
             if cached is not None and now - cached[0] < PRINCIPAL_TTL_SECONDS:
                 return cached[1]
-        principal = Principal.from_uid(uid, gid)
+        principal = Principal.from_uid(uid)
         with self._lock:
-            self._principals[(uid, gid)] = (now, principal)
+            self._principals[uid] = (now, principal)
         return principal
 
     def _load(self) -> Policy:
@@ -108,8 +108,10 @@ class BrokerState:
         it to them), and the role of its uid resolved again from the user database (a removed mapping
         or group takes effect at once after SIGHUP, or within PRINCIPAL_TTL_SECONDS). Its mode, cancel
         signal and any other field stay the session's own."""
-        principal = self.principal(session.view.principal.uid, _primary_gid(session.view.principal.uid))
+        principal = self.principal(session.view.principal.uid)
         with self._lock:
+            if session.policy is self.policy and session.view.principal is principal:
+                return session  # nothing changed: a reload makes a new policy, a re-read a new principal
             return dataclasses.replace(
                 session,
                 policy=self.policy,
@@ -118,15 +120,6 @@ class BrokerState:
                 audit=self.audit,
                 limiter=self.limiter,
             )
-
-
-def _primary_gid(uid: int) -> int:
-    """The uid's group in the user database (not the peer's egid, which the caller can choose); -1
-    for a uid the database does not know (its principal then has no groups)."""
-    try:
-        return pwd.getpwuid(uid).pw_gid
-    except KeyError:
-        return -1
 
 
 def _engine(policy: Policy, pool_size: int, streams: StreamSlots) -> Engine:
