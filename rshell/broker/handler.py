@@ -78,6 +78,8 @@ def _dispatch(
     conn: socket.socket, reader: LineReader, request: dict[str, Any], principal: Principal, state: BrokerState
 ) -> None:
     op = request.get("op")
+    if not isinstance(op, str):  # a list or mapping here would reach the set lookups below
+        raise ProtocolError("a request needs an op (a string)")
     if op == "run":
         _run(conn, reader, request, principal, state)
     elif op == "complete":
