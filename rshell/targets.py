@@ -40,9 +40,11 @@ class Target:
         return self.id[:12]
 
 
-def visible_containers(engine: Engine, view: PolicyView, *, include_stopped: bool) -> list[dict[str, Any]]:
+def visible_containers(
+    engine: Engine, view: PolicyView, *, include_stopped: bool, fresh: bool = False
+) -> list[dict[str, Any]]:
     """The engine's container list, keeping only what the policy lets this principal see."""
-    rows = engine.containers(include_stopped=include_stopped)
+    rows = engine.containers(include_stopped=include_stopped, fresh=fresh)
     return [row for row in rows if decide_row(engine, view, row).allowed]
 
 
@@ -61,6 +63,9 @@ def resolve_container(engine: Engine, view: PolicyView, text: str) -> Target:
     if not CONTAINER_REFERENCE.fullmatch(text):  # no "/", ".", ".." or look-alikes
         raise Denied(NOT_VISIBLE.format(text=text))
     row = match_visible(visible_containers(engine, view, include_stopped=True), text)
+    if row is None:  # the broker's shared list may predate a container made a moment ago: ask afresh once
+        # (hidden and nonexistent names both come here, so they still take the same path and time)
+        row = match_visible(visible_containers(engine, view, include_stopped=True, fresh=True), text)
     if row is None:
         raise Denied(NOT_VISIBLE.format(text=text))
     return _inspect_visible(engine, view, str(row["Id"]), text)

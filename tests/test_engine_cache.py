@@ -6,6 +6,9 @@ import threading
 from typing import Any
 
 from rshell.engine import Engine
+from rshell.policy.model import ContainerRule, Role
+from rshell.policy.view import PolicyView, Principal
+from rshell.targets import resolve_container
 from tests.support.engine import ENGINE_URL, EngineContainers
 
 
@@ -51,3 +54,17 @@ def test_concurrent_callers_share_one_fetch(engine: Any) -> None:
 
     assert len(results) == 20
     assert all(result is results[0] for result in results)
+
+
+def test_a_container_made_after_the_shared_list_was_fetched_is_still_resolved(engine: Any) -> None:
+    """A name missing from the shared list is asked for afresh once (the list may predate it)."""
+    made = EngineContainers(engine)
+    shared = Engine(ENGINE_URL, 20, list_ttl=60.0)
+    try:
+        shared.containers(include_stopped=True)  # another caller's fetch, a moment before
+        made.run("new", "sleep 60", start=False)
+        role = Role("r", frozenset({"logs"}), ContainerRule(names=frozenset({made.name("new")})))
+        view = PolicyView(Principal(0, "root", frozenset()), role, "test", ENGINE_URL)
+        assert resolve_container(shared, view, made.name("new")).name == made.name("new")
+    finally:
+        made.remove_all()

@@ -61,12 +61,13 @@ class Engine:
                     bound_unix_client(self._client, self.url, self.timeout, self.pool_size, self.streams)
             return self._client
 
-    def containers(self, *, include_stopped: bool) -> list[dict[str, Any]]:
+    def containers(self, *, include_stopped: bool, fresh: bool = False) -> list[dict[str, Any]]:
         """The engine's container list (treat it as read-only); callers within ``list_ttl`` of a fetch
-        share it, and concurrent callers wait for one fetch instead of each making their own."""
+        share it, and concurrent callers wait for one fetch instead of each making their own.
+        ``fresh`` asks the engine now (the shared list may predate a container made a moment ago)."""
         with self._list_lock:
             cached = self._lists.get(include_stopped)
-            if cached is not None and time.monotonic() - cached[0] < self.list_ttl:
+            if not fresh and cached is not None and time.monotonic() - cached[0] < self.list_ttl:
                 return cached[1]
             rows: list[dict[str, Any]] = self.client.api.containers(all=include_stopped)
             self._lists[include_stopped] = (time.monotonic(), rows)
