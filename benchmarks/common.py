@@ -113,35 +113,30 @@ def write_policy(
 
 
 @contextmanager
-def broker(venv: Path, policy: Path, group: str = "root") -> Iterator[tuple[Path, subprocess.Popen[bytes]]]:
-    """rshelld from the bench venv on a socket of its own."""
+def broker(
+    venv: Path, policy: Path, group: str = "root", *, prefix: Sequence[str] = ()
+) -> Iterator[tuple[Path, subprocess.Popen[bytes]]]:
+    """rshelld from the venv on a socket of its own, started through ``prefix`` (``nice -n 5``, say);
+    its stderr goes to ``rshelld.log`` beside the socket (a pipe nobody reads would block it)."""
     directory = Path(tempfile.mkdtemp(prefix="rshell-bench-"))
     directory.chmod(0o755)
     sock = directory / "rshell.sock"
-    process = subprocess.Popen(
-        [
-            str(venv / "bin" / "python"),
-            "-I",
-            "-m",
-            "rshell.broker.server",
-            "--policy",
-            str(policy),
-            "--socket",
-            str(sock),
-            "--socket-group",
-            group,
-        ],
-        stderr=subprocess.PIPE,
-    )
+    command = [*prefix, str(venv / "bin" / "python"), "-I", "-m", "rshell.broker.server", "--policy", str(policy)]
+    with (directory / "rshelld.log").open("wb") as log:
+        process = subprocess.Popen([*command, "--socket", str(sock), "--socket-group", group], stderr=log, cwd="/")
     deadline = time.monotonic() + 15
     while not sock.exists():
         if time.monotonic() > deadline or process.poll() is not None:
-            raise RuntimeError("rshelld did not start")
+            process.kill()
+            raise RuntimeError(
+                f"rshelld did not start: {(directory / 'rshelld.log').read_text(errors='replace')[-300:]}"
+            )
         time.sleep(0.05)
     try:
         yield sock, process
     finally:
-        process.terminate()
+        if process.poll() is None:
+            process.terminate()
         process.wait(timeout=10)
 
 

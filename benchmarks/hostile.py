@@ -1,12 +1,16 @@
 """A hostile neighbour: one user floods the broker while another runs ``ps``; the honest user's latency
 next to a quiet baseline from the same run, and the broker's peak RSS, threads and descriptors.
 
-    .venv/bin/python benchmarks/hostile.py [--runs 200] [--idle 400] [--followers 64] [--installed]
+    .venv/bin/python benchmarks/hostile.py [--runs 200] [--idle 400] [--followers 64] [--busy-sessions 4]
+                                              [--installed] [--no-slices]
 
 The flood, as an unprivileged account (benchmarks.common.agent_account): ``--idle`` connections that
 never send a request (each reopened when the broker drops it), ``--followers`` threads that each keep
 asking for ``logs --follow`` (the ones past the caps are refused and ask again at once), and, when the
-broker has the MCP SDK, an MCP session that sends a 16 MiB line. The honest user is root, running
+broker has the MCP SDK, an MCP session that sends a 16 MiB line, one that pipelines 2,000 follows and
+``--busy-sessions`` that each keep 8 ``ps`` calls in flight. By default the broker, the honest user
+and the agent each run in a CPU group of their own, as systemd places them (benchmarks/slices.py).
+The honest user is root, running
 ``rshell --broker SOCK -c ps`` ``--runs`` times in a row, once quiet and once under the flood.
 The broker runs with its default caps (rshelld's flags; README, "Broker caps").
 """
@@ -21,8 +25,6 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -37,20 +39,24 @@ from benchmarks.common import (
     ROOT,
     agent_account,
     bench_venv,
+    broker,
     engine,
     ensure_image,
     percentile,
     rss_kb,
     write_policy,
 )
+from benchmarks.slices import Slices, slices
 
 PREFIX = f"rsh{os.getpid()}"
+#: run as the agent for the CPU-only baseline: a busy loop, nothing asked of the broker
+BURN = "while True: pass"
 #: run as the flooding user: idle connections, follow loops and one huge MCP line, until stdin closes
 FLOOD = """
 import json, os, socket, sys, threading, time
-path, idle, followers, container = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+path, idle, followers, container, busy = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4], int(sys.argv[5])
 stop = threading.Event()
-counts = {"idle_reopened": 0, "follow_requests": 0}
+counts = {"idle_reopened": 0, "follow_requests": 0, "busy_mcp_answers": 0}
 
 def connect():
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -145,7 +151,33 @@ def pipelined_follows(calls=2000):
     except OSError as error:
         counts["mcp_follows"] = f"failed: {error}"
 
+def busy_mcp():  # an MCP session keeping its 8 calls in flight (settings.mcp.max_calls): one answered, one sent
+    try:
+        sock = mcp_session()
+        lines = sock.makefile("rb")
+        lines.readline()  # the initialize result
+        sent = 0
+
+        def call():
+            nonlocal sent
+            sent += 1
+            message = {"jsonrpc": "2.0", "id": sent, "method": "tools/call", "params": {"name": "ps", "arguments": {}}}
+            sock.sendall(json.dumps(message).encode() + b"\\n")
+
+        for _ in range(8):
+            call()
+        while not stop.is_set():
+            line = lines.readline()
+            if not line:
+                return
+            if b'"result"' in line or b'"error"' in line:
+                counts["busy_mcp_answers"] += 1
+                call()
+    except OSError:
+        return
+
 first = [threading.Thread(target=huge_mcp_line, daemon=True), threading.Thread(target=pipelined_follows, daemon=True)]
+first += [threading.Thread(target=busy_mcp, daemon=True) for _ in range(busy)]
 for thread in first:  # the MCP sessions first, before the flood takes every connection
     thread.start()
 time.sleep(1)
@@ -158,30 +190,6 @@ sys.stdin.read()
 stop.set()
 print(json.dumps(counts), flush=True)
 """
-
-
-@contextmanager
-def broker(
-    python: Path, policy: Path, group: str, work: Path, nice: int
-) -> Iterator[tuple[Path, subprocess.Popen[bytes]]]:
-    """rshelld with its default caps; its stderr goes to a file (a pipe nobody reads would block it)."""
-    directory = work / "run"
-    sock = directory / "rshell.sock"
-    command = ["nice", "-n", str(nice), str(python), "-I", "-m", "rshell.broker.server"]
-    command += ["--policy", str(policy), "--socket", str(sock)]
-    with (work / "rshelld.log").open("wb") as log:
-        process = subprocess.Popen([*command, "--socket-group", group], stderr=log, cwd="/")
-    deadline = time.monotonic() + 15
-    while not sock.exists():
-        if time.monotonic() > deadline or process.poll() is not None:
-            raise RuntimeError("rshelld did not start")
-        time.sleep(0.05)
-    try:
-        yield sock, process
-    finally:
-        if process.poll() is None:
-            process.kill()
-        process.wait(timeout=10)
 
 
 class Sampler:
@@ -259,51 +267,91 @@ def run(options: argparse.Namespace) -> dict[str, Any]:
     client = engine()
     ensure_image(client)
     venv = bench_venv() if options.installed else ROOT / ".venv"
-    python = venv / "bin" / "python"
     work = Path(tempfile.mkdtemp(prefix="rshell-hostile-"))
     work.chmod(0o755)
     name = f"{PREFIX}-quiet"
     container = client.containers.run(IMAGE, ["sh", "-c", "echo ready; sleep 3600"], name=name, detach=True)
     try:
-        with agent_account() as (agent, _launcher_dir):
+        with agent_account() as (agent, _launcher_dir), slices(options.slices) as tree:
             policy = write_policy(work / "policy", [name], agent=agent)
             document = yaml.safe_load(policy.read_text())
             document["roles"]["bench"]["verbs"].append("mcp")
             policy.write_text(yaml.safe_dump(document, sort_keys=False))
-            with broker(python, policy, agent, work, options.broker_nice) as (sock, process):
-                honest_ps(python, sock, 5)  # warm-up: the engine client, the caches
-                idle_before = rss_kb(process.pid) / 1024
-                quiet = honest_ps(python, sock, options.runs)
-                as_agent = ["setpriv", f"--reuid={agent}", f"--regid={agent}", "--init-groups", "--"]
-                attack = [*as_agent, str(python), "-I", "-c", FLOOD, str(sock), str(options.idle)]
-                attack += [str(options.followers), name]
-                flooder = subprocess.Popen(attack, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd="/")
-                assert flooder.stdin is not None
-                assert flooder.stdout is not None
-                assert flooder.stdout.readline().strip() == "flooding"
-                time.sleep(3)  # let the flood reach the caps
-                cpu_before, flood_started = cpu_seconds(process.pid), time.monotonic()
-                with Sampler(process.pid) as sampler:
-                    flooded = honest_ps(python, sock, options.runs)
-                broker_cpu = (cpu_seconds(process.pid) - cpu_before) / (time.monotonic() - flood_started)
-                flooder.stdin.close()
-                attacker = flooder.stdout.readline().strip()
-                flooder.wait(timeout=30)
-                stopped = time.monotonic()
-                process.terminate()
-                process.wait(timeout=30)
-                stop_seconds = round(time.monotonic() - stopped, 2)
+            prefix = ["nice", "-n", str(options.broker_nice)] if options.broker_nice else []
+            with broker(venv, policy, agent, prefix=prefix) as (sock, process):
+                if tree is not None:  # as systemd would: the unit in system.slice, each user in a slice of its own
+                    tree.place("system.slice/rshelld.service", process.pid)
+                    tree.place("user.slice/user-honest.slice", os.getpid())
+                results = measure(
+                    options, venv / "bin" / "python", sock=sock, process=process, agent=agent, container=name, tree=tree
+                )
+                results["broker_log_lines"] = len(
+                    (sock.parent / "rshelld.log").read_text(errors="replace").splitlines()
+                )
     finally:
         container.remove(force=True)
+    results["slices"] = "systemd-like CPU slices (benchmarks/slices.py)" if tree is not None else "no CPU slices"
+    return results
+
+
+def measure(
+    options: argparse.Namespace,
+    python: Path,
+    *,
+    sock: Path,
+    process: subprocess.Popen[bytes],
+    agent: str,
+    container: str,
+    tree: Slices | None,
+) -> dict[str, Any]:
+    """The honest user's ``ps``, quiet, while the agent only burns CPU (the share the scheduler leaves
+    the honest user, whatever the broker does), and under the agent's flood; the broker's peaks meanwhile."""
+    honest_ps(python, sock, 5)  # warm-up: the engine client, the caches
+    idle_before = rss_kb(process.pid) / 1024
+    quiet = honest_ps(python, sock, options.runs)
+    as_agent = ["setpriv", f"--reuid={agent}", f"--regid={agent}", "--init-groups", "--"]
+    burners = [
+        subprocess.Popen([*as_agent, str(python), "-I", "-c", BURN], cwd="/") for _ in range(os.cpu_count() or 2)
+    ]
+    for burner in burners:
+        if tree is not None:
+            tree.place("user.slice/user-agent.slice", burner.pid)
+    busy = honest_ps(python, sock, options.runs)
+    for burner in burners:
+        burner.kill()
+        burner.wait()
+    attack = [*as_agent, str(python), "-I", "-c", FLOOD, str(sock), str(options.idle)]
+    attack += [str(options.followers), container, str(options.busy_sessions)]
+    flooder = subprocess.Popen(attack, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd="/")
+    assert flooder.stdin is not None
+    assert flooder.stdout is not None
+    if tree is not None:
+        tree.place("user.slice/user-agent.slice", flooder.pid)
+    assert flooder.stdout.readline().strip() == "flooding"
+    time.sleep(3)  # let the flood reach the caps
+    cpu_before, flood_started = cpu_seconds(process.pid), time.monotonic()
+    attacker_before = cpu_seconds(flooder.pid)
+    with Sampler(process.pid) as sampler:
+        flooded = honest_ps(python, sock, options.runs)
+    elapsed = time.monotonic() - flood_started
+    broker_cpu = (cpu_seconds(process.pid) - cpu_before) / elapsed
+    attacker_cpu = (cpu_seconds(flooder.pid) - attacker_before) / elapsed
+    flooder.stdin.close()
+    attacker = flooder.stdout.readline().strip()
+    flooder.wait(timeout=30)
+    stopped = time.monotonic()
+    process.terminate()
+    process.wait(timeout=30)
     return {
         "quiet": quiet,
+        "agent burning CPU": busy,
         "flooded": flooded,
         "broker_idle_rss_mib": round(idle_before, 1),
         "broker_peak": sampler.peak,
         "broker_cpu_percent": round(broker_cpu * 100),
+        "attacker_cpu_percent": round(attacker_cpu * 100),
         "attacker": attacker,
-        "sigterm_to_exit_s": stop_seconds,
-        "broker_log_lines": len((work / "rshelld.log").read_text(errors="replace").splitlines()),
+        "sigterm_to_exit_s": round(time.monotonic() - stopped, 2),
     }
 
 
@@ -312,12 +360,19 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=200)
     parser.add_argument("--idle", type=int, default=400)
     parser.add_argument("--followers", type=int, default=64)
+    parser.add_argument("--busy-sessions", type=int, default=4, help="MCP sessions keeping 8 ps calls in flight")
     parser.add_argument("--broker-nice", type=int, default=0, help="run rshelld at this nice value (the unit's Nice=)")
     parser.add_argument("--installed", action="store_true", help="rshell installed normally in a bench venv")
+    parser.add_argument(
+        "--no-slices",
+        dest="slices",
+        action="store_false",
+        help="leave every process in one CPU group (default: systemd-like slices where the cpu controller allows)",
+    )
     results = run(parser.parse_args())
     print("| honest user's `ps` | client p50 | client p99 | broker round trip p50 | p99 | failures |")
     print("|---|---|---|---|---|---|")
-    for label in ("quiet", "flooded"):
+    for label in ("quiet", "agent burning CPU", "flooded"):
         row = results[label]
         print(
             f"| {label} | {row['client_p50_ms']} ms | {row['client_p99_ms']} ms | {row['raw_p50_ms']} ms"
@@ -330,11 +385,13 @@ def main() -> int:
     )
     peak = results["broker_peak"]
     print(
-        f"broker: idle RSS {results['broker_idle_rss_mib']} MiB; under the flood {results['broker_cpu_percent']} % CPU,"
+        f"broker: idle RSS {results['broker_idle_rss_mib']} MiB; under the flood {results['broker_cpu_percent']} % CPU"
+        f" (the flooding process {results['attacker_cpu_percent']} %),"
         f" peak RSS {peak['rss_mib']} MiB,"
         f" {peak['threads']} threads, {peak['descriptors']} descriptors; SIGTERM to exit {results['sigterm_to_exit_s']} s"
     )
     print(f"attacker: {results['attacker']}; the broker's log: {results['broker_log_lines']} lines")
+    print(f"scheduling: {results['slices']}")
     return 0
 
 

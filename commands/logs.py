@@ -47,6 +47,9 @@ class Logs(Verb):
     def streams(self, args: Arguments) -> bool:
         return args.switch("follow")
 
+    def holds_engine_stream(self, args: Arguments) -> bool:
+        return args.switch("follow")
+
     def run(self, ctx: Context, args: Arguments) -> Iterator[Event]:
         target = args.get("container")
         assert isinstance(target, (Target, ServiceTarget))

@@ -11,7 +11,7 @@ from rshell.containers.stats import sample, table_row
 from rshell.errors import Denied, VerbFailed
 from rshell.events import Column, Event, JSONValue, MessageView, Record, Result, TableView
 from rshell.render.human import render_view
-from rshell.spec import ArgKind, Arguments, Option, Positional, VerbSpec
+from rshell.spec import WATCH_OPTION, ArgKind, Arguments, Option, Positional, VerbSpec
 from rshell.targets import Target, container_name, visible_containers
 from rshell.verb import Context, Verb
 
@@ -38,11 +38,24 @@ class Stats(Verb):
     )
     spec = VerbSpec(
         positionals=(
-            Positional("container", ArgKind.CONTAINER, "one container (default: every visible running one)", True),
+            Positional(
+                "container",
+                ArgKind.CONTAINER,
+                "containers, shown in the order named (default: every visible running one)",
+                optional=True,
+                repeat=True,
+            ),
         ),
         options=(
-            Option("--watch", ArgKind.INTEGER, "sample again every SECONDS seconds", minimum=1, maximum=3600),
-            Option("--count", ArgKind.INTEGER, "with --watch, stop after N samples", minimum=1, maximum=100_000),
+            WATCH_OPTION,
+            Option(
+                "--count",
+                ArgKind.INTEGER,
+                "with --watch, stop after N samples",
+                minimum=1,
+                maximum=100_000,
+                value_name="N",
+            ),
         ),
     )
 
@@ -55,7 +68,8 @@ class Stats(Verb):
         for number in itertools.count(1):
             _still_allowed(ctx)
             rows = _sample_all(ctx, args)
-            yield Record({"sample": number, "containers": rows}, _table(rows) if number == 1 else f"\n{_table(rows)}")
+            table = _table(rows)  # a terminal draws each sample over the previous one; elsewhere one after another
+            yield Record({"sample": number, "containers": rows}, table if number == 1 else f"\n{table}", frame=table)
             if number == args.integer("count") or ctx.cancel.wait(interval):
                 return
 
@@ -71,18 +85,25 @@ def _still_allowed(ctx: Context) -> None:
 
 
 def _sample_all(ctx: Context, args: Arguments) -> list[JSONValue]:
-    target = args.get("container")
-    if isinstance(target, Target):
-        chosen = [(target.id, target.name)]
+    named = [target for target in args.many("container") if isinstance(target, Target)]
+    if named:  # in the order the user named them (the core resolved each once)
+        chosen = [(target.id, target.name) for target in named]
     else:  # decided again each sample: a container that became hidden drops out of a watch
         rows = visible_containers(ctx.engine, ctx.view, include_stopped=False)
         chosen = sorted(((str(row["Id"]), container_name(row)) for row in rows), key=lambda pair: pair[1])
     api = ctx.engine.client.api
     with ThreadPoolExecutor(max_workers=PARALLEL_SAMPLES) as pool:
         samples = list(pool.map(lambda pair: _one(api, *pair), chosen))
-    if isinstance(target, Target) and samples == [None]:
-        raise VerbFailed(f"{target.name} stopped or was removed while it was being sampled")
+    gone = [target.name for target, row in zip(named, samples, strict=False) if row is None]
+    if gone:  # a container the user named is an answer they asked for: its absence is a failure
+        raise VerbFailed(_gone_message(gone))
     return [row for row in samples if row is not None]  # one that stopped or went since the list was read is left out
+
+
+def _gone_message(names: list[str]) -> str:
+    if len(names) == 1:
+        return f"{names[0]} stopped or was removed while it was being sampled"
+    return f"{', '.join(names)} stopped or were removed while they were being sampled"
 
 
 def _one(api: Any, container_id: str, name: str) -> dict[str, JSONValue] | None:

@@ -16,7 +16,7 @@ from rshell.gpu.ollamaps import model_line, processor
 from rshell.gpu.text import snapshot_lines
 from rshell.gpu.visibility import container_ids, restrict
 from rshell.policy.schema import Field, Kind
-from rshell.spec import ArgKind, Arguments, Option, VerbSpec
+from rshell.spec import WATCH_OPTION, ArgKind, Arguments, Option, VerbSpec
 from rshell.verb import Context, Verb
 
 
@@ -32,7 +32,7 @@ class Vram(Verb):
     )
     spec = VerbSpec(
         options=(
-            Option("--watch", ArgKind.INTEGER, "sample again every SECONDS seconds", minimum=1, maximum=3600),
+            WATCH_OPTION,
             Option("--count", ArgKind.INTEGER, "with --watch, stop after N samples", minimum=1, maximum=100_000),
         )
     )

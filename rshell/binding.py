@@ -64,16 +64,31 @@ def _bind_option(verb: str, spec: VerbSpec, word: str, rest: list[str], values: 
 
 
 def _bind_positionals(verb: str, spec: VerbSpec, words: list[str], values: dict[str, object]) -> None:
-    if len(words) > len(spec.positionals):
+    repeated = spec.positionals[-1] if spec.positionals and spec.positionals[-1].repeat else None
+    if len(words) > len(spec.positionals) and repeated is None:
         extra = words[len(spec.positionals)]
         raise UsageError(f"{verb}: unexpected argument {extra!r} (usage: {spec.usage(verb)})")
     for index, positional in enumerate(spec.positionals):
-        if index < len(words):
+        if positional is repeated:
+            _bind_repeated(verb, spec, positional, words[index:], values)
+        elif index < len(words):
             values[positional.key] = convert(verb, positional, words[index])
         elif not positional.optional:
             raise UsageError(f"{verb}: missing {positional.metavar} (usage: {spec.usage(verb)})")
         else:
             values[positional.key] = None
+
+
+def _bind_repeated(
+    verb: str, spec: VerbSpec, positional: Positional, words: list[str], values: dict[str, object]
+) -> None:
+    """The last positional's words, each converted, in the order given and each once."""
+    if not words and not positional.optional:
+        raise UsageError(f"{verb}: missing {positional.metavar} (usage: {spec.usage(verb)})")
+    if len(words) > positional.max_count:
+        raise UsageError(f"{verb}: at most {positional.max_count} {positional.metavar} arguments, not {len(words)}")
+    converted = [convert(verb, positional, word) for word in words]
+    values[positional.key] = tuple(dict.fromkeys(converted))
 
 
 def convert(verb: str, param: Positional | Option, raw: str) -> object:

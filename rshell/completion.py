@@ -146,7 +146,8 @@ class SpecCompleter(Completer):
 def _next_positional(
     positionals: tuple[Positional, ...], options: tuple[Option, ...], words: list[str]
 ) -> Positional | None:
-    """Which positional the next word would bind to, skipping flags and their values."""
+    """Which positional the next word would bind to, skipping flags and their values (a repeatable
+    last positional takes every word after the others)."""
     takes_value = {option.flag for option in options if option.takes_value}
     count, skip = 0, False
     for word in words:
@@ -156,4 +157,6 @@ def _next_positional(
             skip = word in takes_value
         else:
             count += 1
-    return positionals[count] if count < len(positionals) else None
+    if count < len(positionals):
+        return positionals[count]
+    return positionals[-1] if positionals and positionals[-1].repeat else None

@@ -10,12 +10,14 @@ import threading
 import time
 from collections.abc import Callable, Generator, Iterator, Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from rshell.approvals.gate import approval_rule, await_approval, split_reason
 from rshell.audit import AuditLog, argv_fields, line_fields
 from rshell.authority.recheck import still_allowed
 from rshell.binding import bind
 from rshell.engine import Engine, engine_errors
+from rshell.engine.pool import STREAM_OWNER
 from rshell.errors import Denied, ExitStatus, Interrupted, RshellError, UnknownVerb
 from rshell.events import Event
 from rshell.lexer import MAX_LINE_BYTES, Request
@@ -23,11 +25,14 @@ from rshell.policy.model import Policy
 from rshell.policy.view import PolicyView
 from rshell.ratelimit import RateLimiter
 from rshell.registry import Registry
-from rshell.spec import ArgKind, Arguments
+from rshell.spec import ArgKind, Arguments, Positional
 from rshell.swarm.targets import SERVICE_SWITCH, ServiceTarget, resolve_argument
 from rshell.targets import Target
 from rshell.verb import CancelSignal, Context, Verb
 from rshell.verbhelp import HELP_FLAG, help_result, unknown_verb_message
+
+if TYPE_CHECKING:
+    from rshell.broker.turns import Turns
 
 
 @dataclass
@@ -47,6 +52,10 @@ class Session:
     renew: Callable[[Session], Session] | None = None
     #: the client's pid as the kernel reported it (SO_PEERCRED) in the broker; None: this process
     peer_pid: int | None = None
+    #: the broker's rotation of calls between uids (rshell.broker.turns); None in-process
+    turns: Turns | None = None
+    #: the broker's pace of MCP messages: uid -> seconds to wait before the next (caps.mcp_rate_per_uid)
+    pace_messages: Callable[[int], float] | None = None
 
     def current(self) -> Session:
         """This session as the policy and group membership in force now define it (same mode, cancel)."""
@@ -65,7 +74,18 @@ class Session:
 
 
 def execute(session: Session, request: Request) -> Generator[Event, None, None]:
-    """Yield the verb's events; raise RshellError (with its exit status) when it is refused or fails."""
+    """Yield the verb's events; raise RshellError (with its exit status) when it is refused or fails.
+    In the broker the call first waits for its uid's turn (rshell.broker.turns)."""
+    turns = session.turns
+    ticket = turns.take(session.view.principal.uid, session.cancel) if turns is not None else 0
+    try:
+        yield from _execute(session, request)
+    finally:
+        if turns is not None:
+            turns.give_back(ticket)
+
+
+def _execute(session: Session, request: Request) -> Generator[Event, None, None]:
     session = session.current()  # every request is decided on the policy and groups in force now
     session.audit.ensure_writable()  # every verb, read-only too, refuses before any output without its record
     started = time.monotonic()
@@ -130,6 +150,8 @@ def _pipeline(session: Session, request: Request, record: dict[str, object]) -> 
     record["reason"] = decision.reason
     if not decision.allowed:
         raise Denied(decision.reason)
+    if session.engine.streams is not None and verb.holds_engine_stream(args):
+        session.engine.streams.check(STREAM_OWNER.get())  # at the caps: refused before any engine call
     args = _resolve_targets(session, verb, args, record)
     record["decision"] = "allowed"
     if rule is not None:  # waits for an approver's decision on this exact action (rshell/approvals/gate.py)
@@ -155,18 +177,37 @@ TARGET_KINDS = frozenset({ArgKind.CONTAINER, ArgKind.SERVICE, ArgKind.WORKLOAD})
 def _resolve_targets(session: Session, verb: Verb, args: Arguments, record: dict[str, object]) -> Arguments:
     targets: list[dict[str, str]] = []
     for positional in verb.spec.positionals:
-        text = args.optional_text(positional.key)
-        if positional.kind not in TARGET_KINDS or text is None:
+        if positional.kind not in TARGET_KINDS:
             continue
-        with engine_errors(session.engine.url):  # a WORKLOAD is a container first, unless --service
-            services_only = args.switch(SERVICE_SWITCH)
-            target = resolve_argument(session.engine, session.view, positional.kind, text, services_only=services_only)
-        shown = {"id": target.id, "name": target.name}
-        targets.append(shown | {"kind": "service"} if isinstance(target, ServiceTarget) else shown)
-        record["reason"] = f"{record['reason']}; {target.decision.reason if target.decision else ''}"
-        args = args.replace(positional.key, target)
+        resolved: dict[str, Target | ServiceTarget] = {}  # by ID: a name and its ID prefix are one target
+        for text in _words(positional, args):
+            target = _resolve_one(session, positional.kind, text, args)
+            if target.id in resolved:
+                continue
+            resolved[target.id] = target
+            shown = {"id": target.id, "name": target.name}
+            targets.append(shown | {"kind": "service"} if isinstance(target, ServiceTarget) else shown)
+            record["reason"] = f"{record['reason']}; {target.decision.reason if target.decision else ''}"
+        if positional.repeat:
+            args = args.replace(positional.key, tuple(resolved.values()))
+        elif resolved:
+            args = args.replace(positional.key, next(iter(resolved.values())))
     record["targets"] = targets
     return args
+
+
+def _words(positional: Positional, args: Arguments) -> list[str]:
+    """The words a target positional was given: each of a repeatable one's, else the one (or none)."""
+    if positional.repeat:
+        return [str(text) for text in args.many(positional.key)]
+    text = args.optional_text(positional.key)
+    return [] if text is None else [text]
+
+
+def _resolve_one(session: Session, kind: ArgKind, text: str, args: Arguments) -> Target | ServiceTarget:
+    with engine_errors(session.engine.url):  # a WORKLOAD is a container first, unless --service
+        services_only = args.switch(SERVICE_SWITCH)
+        return resolve_argument(session.engine, session.view, kind, text, services_only=services_only)
 
 
 def _limit(session: Session, verb: Verb, args: Arguments) -> None:
@@ -183,11 +224,11 @@ def _limit_keys(session: Session, verb: Verb, args: Arguments) -> list[tuple[str
     keys: list[tuple[str, str]] = []
     targets = session.view.settings(verb.name).get("targets")
     for positional in verb.spec.positionals:
-        value = args.get(positional.key)
-        if isinstance(value, (Target, ServiceTarget)):  # a service's budget is keyed by its service ID
-            keys.append((value.id, value.name))
-        elif positional.kind is ArgKind.BENCH_TARGET and isinstance(targets, Mapping) and value in targets:
-            keys.append((str(value), str(value)))  # other words (history, compare) share "*"
+        for value in args.many(positional.key) if positional.repeat else (args.get(positional.key),):
+            if isinstance(value, (Target, ServiceTarget)):  # a service's budget is keyed by its service ID
+                keys.append((value.id, value.name))
+            elif positional.kind is ArgKind.BENCH_TARGET and isinstance(targets, Mapping) and value in targets:
+                keys.append((str(value), str(value)))  # other words (history, compare) share "*"
     return keys
 
 

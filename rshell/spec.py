@@ -7,6 +7,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 MAX_VALUE_LENGTH = 256
+#: the most values one repeatable positional takes (``stats A B ...``)
+MAX_REPEAT = 64
 
 
 class ArgKind(enum.Enum):
@@ -29,7 +31,8 @@ class ArgKind(enum.Enum):
 
 @dataclass(frozen=True)
 class Positional:
-    """A positional argument, bound in order."""
+    """A positional argument, bound in order. With ``repeat`` (the last positional only) it takes every
+    remaining word, up to ``max_count`` of them, bound as a tuple with duplicates dropped."""
 
     name: str
     kind: ArgKind
@@ -37,6 +40,8 @@ class Positional:
     optional: bool = False
     choices: tuple[str, ...] = ()
     max_length: int = MAX_VALUE_LENGTH
+    repeat: bool = False
+    max_count: int = MAX_REPEAT
 
     @property
     def key(self) -> str:
@@ -45,6 +50,11 @@ class Positional:
     @property
     def metavar(self) -> str:
         return self.name.upper()
+
+    @property
+    def shown(self) -> str:
+        """How usage and help name it: ``CONTAINER``, or ``CONTAINER ...`` when it repeats."""
+        return f"{self.metavar} ..." if self.repeat else self.metavar
 
 
 @dataclass(frozen=True)
@@ -60,6 +70,8 @@ class Option:
     choices: tuple[str, ...] = ()
     repeatable: bool = False
     max_length: int = MAX_VALUE_LENGTH
+    #: how usage, help and errors name the value (``--watch SECONDS``); default: the flag's name
+    value_name: str = ""
 
     @property
     def key(self) -> str:
@@ -71,11 +83,15 @@ class Option:
 
     @property
     def metavar(self) -> str:
-        return self.key.upper()
+        return self.value_name or self.key.upper()
 
 
 JSON_OPTION = Option("--json", ArgKind.SWITCH, "print one JSON document (NDJSON when streaming)")
 HELP_OPTION = Option("--help", ArgKind.SWITCH, "show this verb's help")
+#: ``--watch SECONDS`` of the verbs that sample again (stats, vram)
+WATCH_OPTION = Option(
+    "--watch", ArgKind.INTEGER, "sample again every SECONDS seconds", minimum=1, maximum=3600, value_name="SECONDS"
+)
 
 
 @dataclass(frozen=True)
@@ -84,6 +100,10 @@ class VerbSpec:
 
     positionals: tuple[Positional, ...] = ()
     options: tuple[Option, ...] = ()
+
+    def __post_init__(self) -> None:
+        if any(positional.repeat for positional in self.positionals[:-1]):
+            raise ValueError("only the last positional may repeat")
 
     @property
     def all_options(self) -> tuple[Option, ...]:
@@ -95,7 +115,7 @@ class VerbSpec:
     def usage(self, verb: str) -> str:
         parts = [verb]
         for positional in self.positionals:
-            parts.append(f"[{positional.metavar}]" if positional.optional else positional.metavar)
+            parts.append(f"[{positional.shown}]" if positional.optional else positional.shown)
         for option in self.options:
             shown = option.flag if not option.takes_value else f"{option.flag} {option.metavar}"
             parts.append(f"[{shown}{' ...' if option.repeatable else ''}]")
@@ -132,6 +152,11 @@ class Arguments:
 
     def switch(self, key: str) -> bool:
         return self.values.get(key) is True
+
+    def many(self, key: str) -> tuple[object, ...]:
+        """The values of a repeatable positional (words, or targets once resolved), in the order given."""
+        value = self.values.get(key)
+        return tuple(value) if isinstance(value, (list, tuple)) else ()
 
     def texts(self, key: str) -> Sequence[str]:
         value = self.values.get(key)

@@ -95,3 +95,8 @@ class Verb:
     def streams(self, args: Arguments) -> bool:
         """Whether this invocation streams (NDJSON under --json) rather than one document."""
         return False
+
+    def holds_engine_stream(self, args: Arguments) -> bool:
+        """Whether this invocation holds a long engine stream (``logs --follow``): the broker then
+        refuses it before any engine call when the caller is at its stream caps."""
+        return False

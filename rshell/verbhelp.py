@@ -24,7 +24,7 @@ def help_lines(verb: Verb) -> list[str]:
         lines += ["", verb.description]
     if verb.spec.positionals:
         lines += ["", "arguments:"]
-        lines += [f"  {p.metavar:<18} {p.help} ({p.kind.value})" for p in verb.spec.positionals]
+        lines += [f"  {p.shown:<18} {p.help} ({p.kind.value})" for p in verb.spec.positionals]
     lines += ["", "options:"]
     for option in verb.spec.all_options:
         shown = option.flag if option.kind is ArgKind.SWITCH else f"{option.flag} {option.metavar}"

@@ -7,7 +7,10 @@ from pathlib import Path
 import pytest
 
 from commands.logs import Logs
+from commands.stats import Stats
 from rshell.binding import bind
+from rshell.errors import UsageError
+from rshell.spec import ArgKind, Positional, VerbSpec
 from tests.support.checks import refusal
 from tests.support.engine import EngineContainers
 from tests.support.shell import audit_records, run_rshell
@@ -106,3 +109,47 @@ def test_policy_caps_what_binding_accepts(policy: Path, containers: EngineContai
     """A huge number binds as a number; the policy, not the parser, then refuses it (126, not a crash)."""
     outcome = run_rshell(policy, "-c", f"logs {containers.name('lines')} --tail 99999999999999999999999")
     refusal(outcome, 126, "more than your policy allows (2000 lines)")
+
+
+# a repeatable positional (``stats [CONTAINER ...]``): every word after the others, each once, capped
+
+#: a verb whose repeatable positional is required: ``check TARGET CONTAINER ...``
+CHECK = VerbSpec(
+    positionals=(
+        Positional("target", ArgKind.TEXT, "a word"),
+        Positional("container", ArgKind.CONTAINER, "containers", repeat=True, max_count=3),
+    ),
+)
+
+
+def test_a_repeatable_positional_keeps_the_order_given_and_each_word_once() -> None:
+    assert bind("stats", Stats.spec, ["web", "api", "web", "--watch", "2", "db"]).many("container") == (
+        "web",
+        "api",
+        "db",
+    )
+    assert bind("stats", Stats.spec, ["--", "-odd", "web"]).many("container") == ("-odd", "web")
+    assert bind("stats", Stats.spec, []).many("container") == ()
+    assert bind("check", CHECK, ["t", "a", "b"]).values["container"] == ("a", "b")
+
+
+@pytest.mark.parametrize(
+    ("words", "message"),
+    [
+        (["t"], "check: missing CONTAINER (usage: check TARGET CONTAINER ... [--json])"),
+        (["t", "a", "b", "c", "d"], "check: at most 3 CONTAINER arguments, not 4"),
+        (["t", "a", "a", "a", "a"], "check: at most 3 CONTAINER arguments, not 4"),  # counted as typed
+        (["t", "a", ""], "check: CONTAINER must not be empty"),
+        (["t", "a", "x" * 300], "check: CONTAINER is longer than 256 characters"),
+    ],
+)
+def test_a_repeatable_positional_refuses_in_one_line(words: list[str], message: str) -> None:
+    with pytest.raises(UsageError) as raised:
+        bind("check", CHECK, words)
+    assert raised.value.message == message
+
+
+def test_only_the_last_positional_may_repeat() -> None:
+    first = Positional("container", ArgKind.CONTAINER, "containers", repeat=True)
+    with pytest.raises(ValueError, match="only the last positional may repeat"):
+        VerbSpec(positionals=(first, Positional("target", ArgKind.TEXT, "a word")))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import TYPE_CHECKING
 
 from rshell.engine import engine_errors
@@ -26,7 +26,7 @@ def still_allowed(session: Session, verb: str, args: Arguments) -> Callable[[], 
     as it is now (a reload, a removed mapping or group, a rename out of the policy all end it).
     An engine failure raises (the caller decides whether to try again); a caller who cannot be
     identified any more is denied (fail closed). A bench target named in the policy must still be there."""
-    targets = [value for value in args.values.values() if isinstance(value, (Target, ServiceTarget))]
+    targets = [value for value in _values(args) if isinstance(value, (Target, ServiceTarget))]
     bench_targets = _bench_targets(session, verb, args)
 
     def check() -> Decision:
@@ -59,5 +59,16 @@ def _bench_targets(session: Session, verb: str, args: Arguments) -> list[str]:
     if found is None or not isinstance(targets, Mapping):
         return []
     kinds = {positional.key: positional.kind for positional in found.spec.positionals}
-    named = (args.get(key) for key, kind in kinds.items() if kind is ArgKind.BENCH_TARGET)
+    named = (value for key, value in _items(args) if kinds.get(key) is ArgKind.BENCH_TARGET)
     return [value for value in named if isinstance(value, str) and value in targets]
+
+
+def _items(args: Arguments) -> Iterator[tuple[str, object]]:
+    """Every bound value with its key, each value of a repeated argument on its own."""
+    for key, value in args.values.items():
+        for item in value if isinstance(value, tuple) else (value,):
+            yield key, item
+
+
+def _values(args: Arguments) -> Iterator[object]:
+    return (value for _key, value in _items(args))

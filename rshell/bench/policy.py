@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from rshell.errors import Denied, UsageError
 from rshell.policy.schema import Field, Kind
@@ -71,27 +71,27 @@ SETTINGS: tuple[Field, ...] = (
 
 @dataclass(frozen=True)
 class TargetPolicy:
-    """One target as the policy allows it."""
+    """One target as the policy allows it; every setting not given has the schema's default (_TARGET)."""
 
     name: str
     url: str
-    models: tuple[str, ...] = ()
-    prompt_sets: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
-    max_prompt_tokens: int = 2048
-    max_tokens: int = 512
-    run_timeout: float = 120.0
-    total_timeout: float = 1800.0
-    load_timeout: float = 300.0
-    keep_alive: float = 300.0
-    max_num_ctx: int = 131072
-    max_depth: int = 32768
-    max_num_gpu: int = 999
-    max_num_batch: int = 4096
-    max_num_thread: int = 64
-    max_matrix: int = 8
-    max_parallel: int = 4
-    allow_custom_prompts: bool = False
-    max_prompt_length: int = 2000
+    models: tuple[str, ...]
+    prompt_sets: Mapping[str, tuple[str, ...]]
+    max_prompt_tokens: int
+    max_tokens: int
+    run_timeout: float
+    total_timeout: float
+    load_timeout: float
+    keep_alive: float
+    max_num_ctx: int
+    max_depth: int
+    max_num_gpu: int
+    max_num_batch: int
+    max_num_thread: int
+    max_matrix: int
+    max_parallel: int
+    allow_custom_prompts: bool
+    max_prompt_length: int
 
     def check_model(self, model: str) -> None:
         """Raise Denied unless the policy lists this model for this target."""
@@ -155,21 +155,21 @@ def target_policy(settings: Mapping[str, object], name: str) -> TargetPolicy:
         url=str(raw["url"]),
         models=_strings(raw.get("models")),
         prompt_sets=_prompt_sets(raw.get("prompt_sets")),
-        max_prompt_tokens=_int(raw, "max_prompt_tokens", 2048),
-        max_tokens=_int(raw, "max_tokens", 512),
-        run_timeout=_seconds(raw, "run_timeout", 120.0),
-        total_timeout=_seconds(raw, "total_timeout", 1800.0),
-        load_timeout=_seconds(raw, "load_timeout", 300.0),
-        keep_alive=_seconds(raw, "keep_alive", 300.0),
-        max_num_ctx=_int(raw, "max_num_ctx", 131072),
-        max_depth=_int(raw, "max_depth", 32768),
-        max_num_gpu=_int(raw, "max_num_gpu", 999),
-        max_num_batch=_int(raw, "max_num_batch", 4096),
-        max_num_thread=_int(raw, "max_num_thread", 64),
-        max_matrix=_int(raw, "max_matrix", 8),
-        max_parallel=_int(raw, "max_parallel", 4),
+        max_prompt_tokens=_int(raw, "max_prompt_tokens"),
+        max_tokens=_int(raw, "max_tokens"),
+        run_timeout=_seconds(raw, "run_timeout"),
+        total_timeout=_seconds(raw, "total_timeout"),
+        load_timeout=_seconds(raw, "load_timeout"),
+        keep_alive=_seconds(raw, "keep_alive"),
+        max_num_ctx=_int(raw, "max_num_ctx"),
+        max_depth=_int(raw, "max_depth"),
+        max_num_gpu=_int(raw, "max_num_gpu"),
+        max_num_batch=_int(raw, "max_num_batch"),
+        max_num_thread=_int(raw, "max_num_thread"),
+        max_matrix=_int(raw, "max_matrix"),
+        max_parallel=_int(raw, "max_parallel"),
         allow_custom_prompts=raw.get("allow_custom_prompts") is True,
-        max_prompt_length=_int(raw, "max_prompt_length", 2000),
+        max_prompt_length=_int(raw, "max_prompt_length"),
     )
 
 
@@ -184,14 +184,26 @@ def normalize_model(model: str) -> str:
     return model if ":" in model.rpartition("/")[2] else f"{model}:latest"
 
 
-def _int(raw: Mapping[str, object], key: str, default: int) -> int:
-    value = raw.get(key)
-    return value if isinstance(value, int) and not isinstance(value, bool) else default
+#: each target setting's default, from the schema (the one place they are written)
+DEFAULTS: Mapping[str, object] = {setting.name: setting.default for setting in _TARGET.fields}
 
 
-def _seconds(raw: Mapping[str, object], key: str, default: float) -> float:
-    value = raw.get(key)
-    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else default
+def _int(raw: Mapping[str, object], key: str) -> int:
+    value = raw.get(key, DEFAULTS[key])
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    default = DEFAULTS[key]
+    assert isinstance(default, int)
+    return default
+
+
+def _seconds(raw: Mapping[str, object], key: str) -> float:
+    value = raw.get(key, DEFAULTS[key])
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    default = DEFAULTS[key]
+    assert isinstance(default, float)
+    return default
 
 
 def _strings(value: object) -> tuple[str, ...]:

@@ -7,13 +7,14 @@ with status 126, sent without waiting.
 
 from __future__ import annotations
 
+import contextlib
+import select
 import socket
-import struct
 import threading
 import time
 
 from rshell.broker.caps import Admission, Caps
-from rshell.broker.handler import handle_connection
+from rshell.broker.handler import Peer, handle_connection, peer_of
 from rshell.broker.refusals import Lingering, Refusals
 from rshell.broker.state import BrokerState, log
 from rshell.engine.pool import STREAM_OWNER
@@ -22,7 +23,8 @@ from rshell.protocol import encode
 
 #: how long to wait after a failed accept (out of descriptors) before accepting again
 ACCEPT_BACKOFF = 0.1
-CRED_SIZE = struct.calcsize("3i")
+#: connections taken from the kernel's queue at once, admitted ones served before any is refused
+ACCEPT_BATCH = 512
 
 
 class Server:
@@ -41,19 +43,45 @@ class Server:
             f"over {caps.connection_rate_per_uid} new connections per second (--connection-rate-per-uid): paced"
         )
 
-    def serve(self) -> None:
+    def serve(self, wake: socket.socket | None = None) -> None:
+        """Accept until ``stop``. ``wake`` is the read end of the signal wakeup descriptor
+        (signal.set_wakeup_fd): a SIGTERM delivered to another thread than the main one must still
+        end a wait for connections, which a blocking accept in the main thread would never notice."""
+        self.server.setblocking(False)
+        poller = select.poll()
+        poller.register(self.server, select.POLLIN)
+        if wake is not None:
+            poller.register(wake, select.POLLIN)
         while not self.stop.is_set():
+            ready = poller.poll()
+            if wake is not None and any(fd == wake.fileno() for fd, _events in ready):
+                with contextlib.suppress(OSError):
+                    wake.recv(4096)  # the signal's own handler has run, or runs now, in this thread
+            if self.stop.is_set():
+                return
+            refused: list[tuple[socket.socket, int, int, str, str]] = []
+            for conn in self._queued():
+                self._admit(conn, refused)
+            for refusal in refused:  # after every admitted connection of the batch has its thread
+                self._refuse(*refusal)
+
+    def _queued(self) -> list[socket.socket]:
+        """Every connection waiting in the kernel's queue (up to ACCEPT_BATCH): a flood's connections
+        ahead of an honest one cost it an accept each, not a refusal each."""
+        batch: list[socket.socket] = []
+        while len(batch) < ACCEPT_BATCH:
             try:
-                conn, _ = self.server.accept()
+                batch.append(self.server.accept()[0])
+            except (BlockingIOError, InterruptedError):
+                break
             except OSError as error:
-                if self.stop.is_set():
-                    return
-                self._accept_failed(error)
-                continue
-            if self._accept_failures:
-                log(f"accepting again after {self._accept_failures} failed accepts")
-                self._accept_failures = 0
-            self._admit(conn)
+                if not self.stop.is_set():
+                    self._accept_failed(error)
+                break
+        if batch and self._accept_failures:
+            log(f"accepting again after {self._accept_failures} failed accepts")
+            self._accept_failures = 0
+        return batch
 
     def _accept_failed(self, error: OSError) -> None:
         """Out of descriptors: wait for some to close, do not spin, and say so once per burst."""
@@ -62,32 +90,33 @@ class Server:
             log(f"accept failed: {error}")
         time.sleep(ACCEPT_BACKOFF)
 
-    def _admit(self, conn: socket.socket) -> None:
+    def _admit(self, conn: socket.socket, refused: list[tuple[socket.socket, int, int, str, str]]) -> None:
         try:
-            _pid, uid, gid = struct.unpack("3i", conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, CRED_SIZE))
+            peer = peer_of(conn)
         except OSError:
             conn.close()
             return
+        uid, gid = peer.uid, peer.gid
         admitted = self.admission.admit(uid)
         if isinstance(admitted, tuple):
-            self._refuse(conn, uid, gid, *admitted)
+            refused.append((conn, uid, gid, *admitted))
             return
         if admitted:
             self.refusals.note(uid, gid, "connection_rate_per_uid", self._pacing)
         try:
-            threading.Thread(target=self._serve_one, args=(conn, uid, admitted), daemon=True).start()
+            threading.Thread(target=self._serve_one, args=(conn, peer, admitted), daemon=True).start()
         except RuntimeError as error:  # no thread to spare: refuse this caller, keep serving the others
             self.admission.release(uid)
-            self._refuse(conn, uid, gid, "threads", f"the broker cannot start a thread ({error}); try again")
+            refused.append((conn, uid, gid, "threads", f"the broker cannot start a thread ({error}); try again"))
 
-    def _serve_one(self, conn: socket.socket, uid: int, wait: float) -> None:
-        STREAM_OWNER.set(uid)  # the engine's stream caps count this thread's streams against uid
+    def _serve_one(self, conn: socket.socket, peer: Peer, wait: float) -> None:
+        STREAM_OWNER.set(peer.uid)  # the engine's stream caps count this thread's streams against uid
         try:
             if wait and self.stop.wait(wait):  # past the uid's rate: its turn comes later
                 return
-            handle_connection(conn, self.state)
+            handle_connection(conn, self.state, peer)
         finally:
-            self.admission.release(uid)
+            self.admission.release(peer.uid)
 
     def _refuse(self, conn: socket.socket, uid: int, gid: int, cap: str, message: str) -> None:
         """One JSON line (status 126, as a rate limit), sent without waiting; the connection is closed

@@ -29,6 +29,9 @@ class Caps:
     #: long engine streams (logs --follow) open at once, in all and per uid: each holds an engine connection
     follows: int = 48
     follows_per_uid: int = 16
+    #: MCP messages of one uid per second, all its sessions together, sustained (bursts of twice that);
+    #: past it the session's next message is read later, it is not refused (an agent sends a few a second)
+    mcp_rate_per_uid: int = 50
 
     def check(self) -> None:
         """The follows must leave engine connections for short calls, and one uid must leave threads for others."""
@@ -48,7 +51,31 @@ FLAGS = {
     "--engine-connections": "engine_connections",
     "--max-follows": "follows",
     "--max-follows-per-uid": "follows_per_uid",
+    "--mcp-rate-per-uid": "mcp_rate_per_uid",
 }
+
+
+class RateBuckets:
+    """A token bucket per uid: ``burst`` tokens, refilled at ``rate`` a second; ``take`` spends one and
+    says how long its caller should wait first (0.0 within the rate). The debt of a uid stays below
+    what it has waiting (each waiter holds one token), so a wait is bounded by that over the rate."""
+
+    def __init__(self, rate: int, burst: int) -> None:
+        self.rate = rate
+        self.burst = float(burst)
+        self._lock = threading.Lock()
+        #: per uid: (tokens, when last counted)
+        self._buckets: dict[int, tuple[float, float]] = {}
+
+    def take(self, uid: int) -> float:
+        with self._lock:
+            now = time.monotonic()
+            tokens, then = self._buckets.get(uid, (self.burst, now))
+            tokens = min(self.burst, tokens + (now - then) * self.rate) - 1
+            if len(self._buckets) >= MAX_BUCKETS:
+                self._buckets.clear()  # every uid starts full again: only ever in the caller's favour
+            self._buckets[uid] = (tokens, now)
+        return max(0.0, -tokens / self.rate)
 
 
 class Admission:
@@ -59,8 +86,8 @@ class Admission:
         self._lock = threading.Lock()
         self._by_uid: dict[int, int] = {}
         self._open = 0
-        #: per uid: (tokens, when last counted); a token per admitted connection, refilled at the rate
-        self._buckets: dict[int, tuple[float, float]] = {}
+        #: a token per admitted connection, refilled at the rate, bursts up to the connection cap
+        self._pace = RateBuckets(caps.connection_rate_per_uid, caps.connections_per_uid)
 
     def admit(self, uid: int) -> tuple[str, str] | float:
         """(cap, message) to refuse; otherwise the seconds this connection waits before it is served
@@ -72,23 +99,11 @@ class Admission:
                 return "connections_per_uid", f"too many connections to the broker from your user ({cap}); close some"
             if threading.active_count() >= self.caps.threads:
                 return "threads", f"the broker is at its cap of {self.caps.threads} threads (--max-threads); try again"
-            wait = self._take_token(uid)
             self._by_uid[uid] = mine + 1
             self._open += 1
-        return wait
-
-    def _take_token(self, uid: int) -> float:
-        """Called under the lock: a token bucket of connections_per_uid tokens refilled at the rate; a
-        connection past it waits until its token has been refilled. The debt stays below the uid's open
-        connections (each one waiting holds one), so a wait is at most connections_per_uid / rate."""
-        now = time.monotonic()
-        capacity = float(self.caps.connections_per_uid)
-        tokens, then = self._buckets.get(uid, (capacity, now))
-        tokens = min(capacity, tokens + (now - then) * self.caps.connection_rate_per_uid) - 1
-        if len(self._buckets) >= MAX_BUCKETS:
-            self._buckets.clear()  # every uid starts full again: only ever in the caller's favour
-        self._buckets[uid] = (tokens, now)
-        return max(0.0, -tokens / self.caps.connection_rate_per_uid)
+        # a connection past the rate waits until its token has been refilled: at most
+        # connections_per_uid / rate, since each waiting one holds a connection
+        return self._pace.take(uid)
 
     def release(self, uid: int) -> None:
         with self._lock:

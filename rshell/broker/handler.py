@@ -7,7 +7,7 @@ import socket
 import struct
 import threading
 import time
-from typing import Any
+from typing import Any, NamedTuple
 
 from rshell import __version__
 from rshell.approvals.review import APPROVAL_OPS, review
@@ -15,7 +15,7 @@ from rshell.broker.output import ClientOutput
 from rshell.broker.refusals import log_sparingly
 from rshell.broker.state import BrokerState, log
 from rshell.errors import Denied, ExitStatus, RshellError
-from rshell.executor import audit_refused_line
+from rshell.executor import Session, audit_refused_line
 from rshell.frames import END, frame
 from rshell.lexer import MAX_LINE_BYTES
 from rshell.policy.view import Principal
@@ -29,30 +29,33 @@ MODES = frozenset({"c", "batch", "repl"})
 REQUEST_TIMEOUT = 10.0
 
 
-def peer_principal(conn: socket.socket, state: BrokerState) -> Principal:
-    """The caller as the kernel reports it (SO_PEERCRED); nothing the client says can change it.
-    Its groups come from the user database (Principal.from_uid), never from the peer's egid."""
-    _pid, uid, _gid = peer_credentials(conn)
-    return state.principal(uid)
+class Peer(NamedTuple):
+    """The process that connected, as the kernel recorded it at connect() (SO_PEERCRED): read once,
+    by the accept loop; nothing the client says can change it."""
+
+    pid: int
+    uid: int
+    gid: int
 
 
-def peer_credentials(conn: socket.socket) -> tuple[int, int, int]:
-    """(pid, uid, gid) of the process that connected, as the kernel recorded them at connect()."""
-    credentials = conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
-    pid, uid, gid = struct.unpack("3i", credentials)
-    return pid, uid, gid
+CRED_SIZE = struct.calcsize("3i")
 
 
-def handle_connection(conn: socket.socket, state: BrokerState) -> None:
+def peer_of(conn: socket.socket) -> Peer:
+    return Peer(*struct.unpack("3i", conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, CRED_SIZE)))
+
+
+def handle_connection(conn: socket.socket, state: BrokerState, peer: Peer) -> None:
+    """Serve one connection of ``peer``; its groups come from the user database (Principal.from_uid),
+    never from the peer's egid."""
     with conn:
         try:
-            principal = peer_principal(conn, state)
             reader = LineReader(conn)
             request = reader.read(deadline=time.monotonic() + REQUEST_TIMEOUT)
             if request is None:
                 return
             conn.settimeout(None)
-            _dispatch(conn, reader, request, principal, state)
+            _dispatch(conn, reader, request, state, peer)
         except ProtocolError as error:
             log_sparingly(f"closing a connection: {error}")
             _end(conn, ExitStatus.USAGE, "protocol", str(error))
@@ -74,42 +77,41 @@ def _end(conn: socket.socket, status: int, code: str, message: str) -> None:
         conn.sendall(encode({"op": "end", "status": int(status), "error": {"code": code, "message": message}}))
 
 
-def _dispatch(
-    conn: socket.socket, reader: LineReader, request: dict[str, Any], principal: Principal, state: BrokerState
-) -> None:
+def _dispatch(conn: socket.socket, reader: LineReader, request: dict[str, Any], state: BrokerState, peer: Peer) -> None:
     op = request.get("op")
     if not isinstance(op, str):  # a list or mapping here would reach the set lookups below
         raise ProtocolError("a request needs an op (a string)")
+    principal = state.principal(peer.uid)
     if op == "run":
-        _run(conn, reader, request, principal, state)
+        _run(conn, reader, request, state.session_for(principal, _mode(request), peer.pid), state)
     elif op == "complete":
         conn.sendall(encode({"op": "completions", "completions": _complete(request, principal, state)}))
     elif op == "status":
         conn.sendall(encode({"op": "status", **_status(principal, state)}))
     elif op == "mcp":
-        _mcp(conn, principal, state)
-    elif op in APPROVAL_OPS:
-        _review(conn, request, principal, state)
+        _mcp(conn, state.session_for(principal, "mcp", peer.pid))
+    elif op in APPROVAL_OPS:  # the approver is who the kernel says connected, nothing typed
+        conn.sendall(encode(review(request, state.session_for(principal, "ctl"), peer.pid)))
     else:
         raise ProtocolError(f"unexpected request {op!r}")
 
 
-def _review(conn: socket.socket, request: dict[str, Any], principal: Principal, state: BrokerState) -> None:
-    """``rshellctl requests|approve|deny``: the approver is who the kernel says connected, nothing typed."""
-    session = state.session_for(principal, "ctl")
-    conn.sendall(encode(review(request, session, peer_credentials(conn)[0])))
+def _mode(request: dict[str, Any]) -> str:
+    mode = request.get("mode", "c")
+    if not isinstance(mode, str) or mode not in MODES:
+        raise ProtocolError("a run request needs a line (string) and a mode (c, batch or repl)")
+    return mode
 
 
 def _run(
-    conn: socket.socket, reader: LineReader, request: dict[str, Any], principal: Principal, state: BrokerState
+    conn: socket.socket, reader: LineReader, request: dict[str, Any], session: Session, state: BrokerState
 ) -> None:
-    line, mode, tty = request.get("line"), request.get("mode", "c"), request.get("tty", [False, False])
-    if not isinstance(line, str) or len(line) > 4 * MAX_LINE_BYTES or not isinstance(mode, str) or mode not in MODES:
+    """One line; ``session`` carries the client's pid as the kernel reported it, for the audit."""
+    line, tty = request.get("line"), request.get("tty", [False, False])
+    if not isinstance(line, str) or len(line) > 4 * MAX_LINE_BYTES:
         raise ProtocolError("a run request needs a line (string) and a mode (c, batch or repl)")
     if not isinstance(tty, list) or len(tty) != 2 or not all(isinstance(flag, bool) for flag in tty):
         raise ProtocolError("tty must be a pair of booleans")
-    session = state.session_for(principal, str(mode))
-    session.peer_pid = peer_credentials(conn)[0]  # the audit's pid is the client's, from the kernel
     lock = threading.Lock()
     streams = Streams(ClientOutput(conn, 1, lock), ClientOutput(conn, 2, lock), tty[0], tty[1])
     assert isinstance(session.cancel, CancelSignal)
@@ -126,10 +128,8 @@ def _run(
         conn.sendall(frame(END, str(int(status)).encode("ascii")))
 
 
-def _mcp(conn: socket.socket, principal: Principal, state: BrokerState) -> None:
+def _mcp(conn: socket.socket, session: Session) -> None:
     """Serve MCP on this connection: after the answer line, it carries the JSON-RPC stream itself."""
-    session = state.session_for(principal, "mcp")
-    session.peer_pid = peer_credentials(conn)[0]
     decision = session.view.decide_verb("mcp")
     if not decision.allowed:
         audit_refused_line(session, "mcp", Denied(decision.reason))

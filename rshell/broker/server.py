@@ -24,7 +24,7 @@ USAGE = (
     "usage: rshelld [--policy FILE] [--socket PATH] [--socket-group GROUP] [--send-timeout SECONDS]\n"
     "               [--max-connections-per-uid N] [--connection-rate-per-uid N] [--max-threads N]\n"
     "               [--engine-connections N]"
-    " [--max-follows N] [--max-follows-per-uid N]"
+    " [--max-follows N] [--max-follows-per-uid N] [--mcp-rate-per-uid N]"
 )
 BACKLOG = 512
 #: after SIGTERM, how long running requests get to finish before the broker exits regardless
@@ -120,9 +120,13 @@ def program(argv: Sequence[str]) -> int:
     signal.signal(signal.SIGHUP, reload)
     signal.signal(signal.SIGTERM, terminate)
     signal.signal(signal.SIGINT, terminate)
+    wake, wakeup = socket.socketpair()  # a signal caught by any thread wakes the accept loop (Server.serve)
+    for end in (wake, wakeup):
+        end.setblocking(False)
+    signal.set_wakeup_fd(wakeup.fileno(), warn_on_full_buffer=False)
     log(f"listening on {options.socket} (group {options.socket_group}), policy {options.policy}, {options.caps}")
     try:
-        server.serve()
+        server.serve(wake)
     finally:
         server.server.close()
         with contextlib.suppress(OSError):

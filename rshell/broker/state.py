@@ -10,7 +10,8 @@ from pathlib import Path
 
 from rshell.audit import AuditLog
 from rshell.broker.cancelwatch import CancelWatcher
-from rshell.broker.caps import Caps
+from rshell.broker.caps import Caps, RateBuckets
+from rshell.broker.turns import Turns
 from rshell.engine import BROKER_LIST_TTL_SECONDS, Engine
 from rshell.engine.pool import StreamSlots
 from rshell.errors import PolicyError
@@ -42,6 +43,8 @@ class BrokerState:
         self.limiter = RateLimiter(self.policy.state_dir)
         self._principals: dict[int, tuple[float, Principal]] = {}
         self.cancel_watcher = CancelWatcher()
+        self.turns = Turns()
+        self.mcp_pace = RateBuckets(self.caps.mcp_rate_per_uid, 2 * self.caps.mcp_rate_per_uid)
 
     def principal(self, uid: int) -> Principal:
         """The user and groups of a uid, from the user database (its primary group and the groups that
@@ -87,9 +90,10 @@ class BrokerState:
         log(f"policy reloaded from {self.policy_path}")
         return True
 
-    def session_for(self, principal: Principal, mode: str) -> Session:
-        """A session for this caller; its ``current()`` is :meth:`renewed`, so each request of a long
-        session (MCP, a followed stream) is decided on what is in force when it is made."""
+    def session_for(self, principal: Principal, mode: str, peer_pid: int | None = None) -> Session:
+        """A session for this caller (``peer_pid``: its process, as the kernel reported it, for the
+        audit); its ``current()`` is :meth:`renewed`, so each request of a long session (MCP, a
+        followed stream) is decided on what is in force when it is made."""
         with self._lock:
             return Session(
                 policy=self.policy,
@@ -101,6 +105,9 @@ class BrokerState:
                 mode=mode,
                 cancel=CancelSignal(),
                 renew=self.renewed,
+                peer_pid=peer_pid,
+                turns=self.turns,
+                pace_messages=self.mcp_pace.take,
             )
 
     def renewed(self, session: Session) -> Session:

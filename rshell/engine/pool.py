@@ -41,14 +41,21 @@ class StreamSlots:
 
     def take(self, owner: int | None) -> StreamSlot:
         with self._lock:
-            mine = self._by_owner.get(owner, 0)
-            if self._open >= self.total:
-                self._refuse(f"the broker has {self.total} log streams open (--max-follows); try again later")
-            if owner is not None and mine >= self.per_owner:
-                self._refuse(f"you have {self.per_owner} log streams open (--max-follows-per-uid); end one first")
+            self._check(owner)
             self._open += 1
-            self._by_owner[owner] = mine + 1
+            self._by_owner[owner] = self._by_owner.get(owner, 0) + 1
         return StreamSlot(self, owner)
+
+    def check(self, owner: int | None) -> None:
+        """Refuse now what ``take`` would refuse now: a follow past the caps costs no engine call."""
+        with self._lock:
+            self._check(owner)
+
+    def _check(self, owner: int | None) -> None:
+        if self._open >= self.total:
+            self._refuse(f"the broker has {self.total} log streams open (--max-follows); try again later")
+        if owner is not None and self._by_owner.get(owner, 0) >= self.per_owner:
+            self._refuse(f"you have {self.per_owner} log streams open (--max-follows-per-uid); end one first")
 
     def _refuse(self, message: str) -> None:
         """Called under the lock: logs the first refusal of a burst, not every one."""

@@ -50,13 +50,23 @@ def _positional_words(verb: Verb, given: Mapping[str, object]) -> list[str]:
     missing: Positional | None = None
     for positional in verb.spec.positionals:
         value = given.get(positional.key)
-        if value is None:
+        if value is None or value == []:
             missing = missing or positional
             continue
         if missing is not None:
             raise UsageError(f"{verb.name}: {positional.key} needs {missing.key} as well")
-        words.append(_word(verb.name, positional, value))
+        words += _values_words(verb.name, positional, value)
     return words
+
+
+def _values_words(verb: str, positional: Positional, value: object) -> list[str]:
+    """One positional's words: a repeatable one's list, one word per item (``bind`` caps how many and
+    drops repeats), else its one value."""
+    if not positional.repeat:
+        return [_word(verb, positional, value)]
+    if not isinstance(value, list):
+        raise UsageError(f"{verb}: {positional.key} must be a list")
+    return [_word(verb, positional, item) for item in value]
 
 
 def _option_words(verb: str, option: Option, value: object) -> list[str]:

@@ -151,9 +151,22 @@ def _property(
         return {"type": "array", "items": value, "description": description}
     if isinstance(param, Option) and param.default is not None:
         value["default"] = param.default
+    repeated = param if isinstance(param, Positional) and param.repeat else None
+    if repeated is not None:
+        description = f"{description}; a list of up to {repeated.max_count}, each named once"
     if value.get("not") == {}:
         description = f"{description} ({NO_CONTAINER if kind is ArgKind.CONTAINER else NO_TARGET})"
+    if repeated is not None:
+        return {**_array_schema(repeated, value), "description": description}
     return {**value, "description": description}
+
+
+def _array_schema(param: Positional, items: dict[str, Any]) -> dict[str, Any]:
+    """A repeatable positional: a list of the values one would take, each once, at most ``max_count``."""
+    schema: dict[str, Any] = {"type": "array", "items": items, "uniqueItems": True, "maxItems": param.max_count}
+    if not param.optional:
+        schema["minItems"] = 1
+    return schema
 
 
 def _value_schema(param: Positional | Option, candidates: Candidates, maxima: Mapping[str, int]) -> dict[str, Any]:

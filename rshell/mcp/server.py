@@ -80,7 +80,9 @@ def stdio_channel() -> Channel:
 async def _serve(session: Session, channel: Channel, interrupt_on_sigint: bool, outcome: list[int]) -> None:
     limits = McpLimits.of(session.current())
     tools = Tools(session, limits)
-    wire = Wire(channel, limits.max_message, tools.audit_frame_refusal)
+    pace = session.pace_messages
+    uid = session.view.principal.uid
+    wire = Wire(channel, limits.max_message, tools.audit_frame_refusal, None if pace is None else lambda: pace(uid))
     handlers = Handlers(tools, wire)
     server = handlers.server()
     options = server.create_initialization_options(NotificationOptions(tools_changed=True))

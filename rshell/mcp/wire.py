@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
+import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -38,10 +39,18 @@ class Channel:
 class Wire:
     """One client's framed JSON-RPC stream, as the memory streams the SDK's server runs on."""
 
-    def __init__(self, channel: Channel, max_message: int, refused: Callable[[Refusal, bool], None]) -> None:
+    def __init__(
+        self,
+        channel: Channel,
+        max_message: int,
+        refused: Callable[[Refusal, bool], None],
+        pace: Callable[[], float] | None = None,
+    ) -> None:
         self.channel = channel
         self.max_message = max_message
         self.refused = refused
+        #: seconds to wait before the next message is taken (the broker's per-uid rate); None: no pacing
+        self.pace = pace
         self.to_sdk, self.from_client = anyio.create_memory_object_stream[SessionMessage | Exception](0)
         self.outgoing, self.to_client = anyio.create_memory_object_stream[SessionMessage](0)
         self.written = threading.Event()
@@ -92,6 +101,8 @@ class Wire:
         try:
             while chunk := self.channel.read(CHUNK):
                 for line in splitter.feed(chunk):
+                    if self.pace is not None and (delay := self.pace()):
+                        time.sleep(delay)  # the client's further bytes wait in the socket meanwhile
                     item = self._item(line)
                     if item is not None:
                         anyio.from_thread.run(self._route, item, token=token)

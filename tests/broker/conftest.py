@@ -25,6 +25,17 @@ DAEMON_USER = f"rshtest-bd-{TOKEN}"
 #: exits at once on SIGTERM, so a restart with a short stop timeout is quick
 BOUNCE_SCRIPT = "trap 'exit 0' TERM; while true; do sleep 0.2; done"
 
+
+def agent_role(*verbs: str, root_too: bool = False) -> str:
+    """A policy body (for own_broker) in which the agent (and root, ``root_too``) may run ``verbs`` on
+    the agent's test containers."""
+    return (
+        "principals:\n  users:\n    {user}: agent\n" + ("    root: agent\n" if root_too else "") + "roles:\n  agent:\n"
+        f"    verbs: [{', '.join(verbs)}]\n"
+        '    containers:\n      labels:\n        - rshtest.broker: "{prefix}-agent"\n'
+    )
+
+
 POLICY = """\
 principals:
   users:

@@ -139,14 +139,20 @@ def test_follows_are_capped_per_uid_and_in_all_and_short_calls_still_find_an_eng
         with flood(agent, broker, 60, f"logs {names.name('quiet')} --follow") as held:
             assert held.counts == {"streaming": 4, "refused": 0, "denied": 56, "other": 0}, held
             assert held.messages == ["rshell: you have 4 log streams open (--max-follows-per-uid); end one first"]
+            # past the cap a follow is refused before any engine call: a hidden or a nonexistent name
+            # gets the very same line (no lookup, so nothing to tell them apart by)
+            for name in (names.name("hidden"), "no-such-container"):
+                refused = run_client(agent, broker.socket, "-c", f"logs {name} --follow")
+                assert (refused.status, refused.stderr.strip()) == (126, held.messages[0]), refused
             assert names.name("app") in success(run_client(None, broker.socket, "-c", "ps")).stdout
             assert "tick" in success(run_client(None, broker.socket, "-c", f"logs {names.name('app')}")).stdout
             # each stream: its thread and its policy re-check (authority.streamwatch); the cancel watcher
-            assert settled_threads(broker) <= idle_threads + 2 * 4 + 1, broker.threads()
+            # and the turns' timer (rshell.broker.turns: started once calls first had to wait)
+            assert settled_threads(broker) <= idle_threads + 2 * 4 + 2, broker.threads()
             # the streams' client connections, the engine pool (at most 14, kept alive) and the audit log
             assert descriptors(broker) <= idle_descriptors + 4 + 14 + 1, open_files(broker)
-        # back to idle, but for the cancel watcher (started with the first run)
-        assert wait_for(lambda: settled_threads(broker) <= idle_threads + 1, 10), broker.threads()
+        # back to idle, but for the cancel watcher (started with the first run) and the turns' timer
+        assert wait_for(lambda: settled_threads(broker) <= idle_threads + 2, 10), broker.threads()
         assert names.name("app") in success(run_client(agent, broker.socket, "-c", "ps")).stdout
 
 

@@ -15,23 +15,13 @@ from pathlib import Path
 import pytest
 
 from tests.broker.commandbroker import command_broker, venv_without_extras
-from tests.broker.conftest import Names, own_broker, policy_text
+from tests.broker.conftest import Names, agent_role, own_broker, policy_text
 from tests.broker.harness import RSHELL, Agent, Broker, run_as, run_client
 from tests.support.shell import Outcome, write_policy
 
 #: more than the broker takes in one run request (4 x the lexer's 4096 bytes): a protocol error
 OVERSIZED_LINE = "ps " + "a" * 20_000
-MCP_POLICY = """\
-principals:
-  users:
-    {user}: agent
-roles:
-  agent:
-    verbs: [ps, mcp]
-    containers:
-      labels:
-        - rshtest.broker: "{prefix}-agent"
-"""
+MCP_POLICY = agent_role("ps", "mcp")
 UNREACHABLE_ENGINE = """\
 version: 1
 engine:

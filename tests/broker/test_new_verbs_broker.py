@@ -7,10 +7,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import pexpect
 import pytest
 
 from tests.broker.conftest import BOUNCE_SCRIPT, Names, own_broker
-from tests.broker.harness import Agent, Broker, run_client
+from tests.broker.harness import RSHELL, Agent, Broker, run_client
 from tests.support.checks import refusal, success
 
 BODY = """\
@@ -69,3 +70,26 @@ def test_stop_is_limited_across_client_processes(
     started = success(run_client(agent, lifecycle_broker.socket, "-c", f"start {own_container.name} --json")).json()
     assert started["state"] == "running"
     assert names.containers.client.api.inspect_container(own_container.id)["State"]["Running"]
+
+
+def test_stats_of_several_containers_in_the_order_named_and_redrawn_only_on_a_terminal(
+    lifecycle_broker: Broker, agent: Agent, names: Names
+) -> None:
+    socket, quiet, app = lifecycle_broker.socket, names.name("quiet"), names.name("app")
+    rootonly = names.name("rootonly")
+    rows = success(run_client(agent, socket, "-c", f"stats {quiet} {app} {quiet} --json")).json()["containers"]
+    assert [row["name"] for row in rows] == [quiet, app]
+    alone = refusal(run_client(agent, socket, "-c", f"stats {rootonly}"), 126)
+    assert refusal(run_client(agent, socket, "-c", f"stats {app} {rootonly}"), 126) == alone
+    piped = success(run_client(agent, socket, "-c", f"stats {quiet} {app} --watch 1 --count 2")).stdout
+    assert "\x1b" not in piped  # the client's stdout is a pipe: the broker is told so and draws no cursor moves
+    assert len(piped.split("\n\n")) == 2
+    command = [*agent.prefix(), *RSHELL, "--broker", str(socket), "-c", f"stats {quiet} {app} --watch 1 --count 2"]
+    child = pexpect.spawn(command[0], command[1:], cwd="/", dimensions=(40, 200))
+    child.expect(pexpect.EOF, timeout=60)
+    child.close()
+    written = child.before.decode("utf-8", "replace").replace("\r\n", "\n")
+    assert child.exitstatus == 0, written
+    first, second = written.split("\x1b[3F\x1b[J")  # the second table drawn over the first's 3 lines
+    for table in (first, second):
+        assert [row.split()[0] for row in table.splitlines()[1:]] == [quiet, app]

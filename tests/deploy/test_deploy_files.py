@@ -71,5 +71,6 @@ def test_the_units_limits_follow_from_the_brokers_caps() -> None:
         ("--engine-connections", caps.engine_connections),
         ("--max-follows", caps.follows),
         ("--max-follows-per-uid", caps.follows_per_uid),
+        ("--mcp-rate-per-uid", caps.mcp_rate_per_uid),
     ):
         assert f"{flag} {value}" in text, f"the unit's comment does not give {flag}'s default {value}"

@@ -173,7 +173,7 @@ def test_only_watch_streams() -> None:
         (["--watch", "0"], "vram: --watch must be at least 1"),
         (["--watch", "3601"], "vram: --watch must be at most 3600"),
         (["--count", "0"], "vram: --count must be at least 1"),
-        (["--watch", "1s"], "vram: WATCH must be a whole number, not '1s'"),
+        (["--watch", "1s"], "vram: SECONDS must be a whole number, not '1s'"),
         (["/sys"], "vram: unexpected argument '/sys'"),
         (["--sysfs-root", "/tmp"], "vram: unknown option '--sysfs-root'"),
     ],

@@ -11,6 +11,7 @@ from commands.bench import Bench
 from commands.logs import Logs
 from commands.ps import Ps
 from commands.restart import Restart
+from commands.stats import Stats
 from rshell.binding import bind
 from rshell.errors import UsageError
 from rshell.mcp.arguments import argv_for
@@ -27,6 +28,9 @@ GOOD: list[tuple[Verb, dict[str, Any] | None, tuple[str, ...]]] = [
     (Logs(), {"container": "app", "since": "--follow"}, ("--since", "--follow", "--", "app")),
     (Bench(), {"target": "gpu1", "model": ["a:1b", "b:7b"]}, ("--model", "a:1b", "--model", "b:7b", "--", "gpu1")),
     (Bench(), {"target": "compare", "run_a": "x", "run_b": "y"}, ("--", "compare", "x", "y")),
+    (Stats(), {"container": ["web", "-odd", "api"]}, ("--", "web", "-odd", "api")),
+    (Stats(), {"container": [], "watch": 2}, ("--watch", "2")),
+    (Stats(), {"container": None}, ()),
 ]
 
 REFUSED: list[tuple[Verb, dict[str, Any], str]] = [
@@ -42,6 +46,9 @@ REFUSED: list[tuple[Verb, dict[str, Any], str]] = [
     (Bench(), {"target": "gpu1", "prompt": "x" * 5000}, "the line is longer than 4096 bytes"),
     (Bench(), {"target": "gpu1", "model": "a:1b"}, "bench: model must be a list"),
     (Bench(), {"target": "compare", "run_b": "y"}, "bench: run_b needs run_a as well"),
+    (Stats(), {"container": "web"}, "stats: container must be a list"),
+    (Stats(), {"container": ["web", 7]}, "stats: container must be a string"),
+    (Stats(), {"container": ["web\nps"]}, "newlines are not allowed"),
 ]
 
 

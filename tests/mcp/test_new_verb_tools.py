@@ -40,8 +40,9 @@ def calls(containers: EngineContainers, restartable: str) -> list[tuple[str, dic
     app = containers.name("app")
     return [
         ("inspect", {"container": containers.name("healthy")}, False),
-        ("stats", {"container": app}, False),
-        ("stats", {"container": app, "watch": 1, "count": 1}, False),
+        ("stats", {"container": [app]}, False),
+        ("stats", {"container": [app, containers.name("labelled")], "watch": 1, "count": 1}, False),
+        ("stats", {"container": app}, True),  # a list, as the schema says
         ("stop", {"container": restartable, "timeout": 1}, False),
         ("start", {"container": restartable, "timeout": 20}, False),
         ("start", {"container": restartable}, False),
@@ -69,3 +70,27 @@ def test_tools_have_honest_hints_and_results_that_validate(
         validator = jsonschema.Draft202012Validator(tools[name]["outputSchema"])
         assert [error.message for error in validator.iter_errors(result["structuredContent"])] == [], (name, result)
         assert result["isError"] is is_error, (name, arguments, result)
+
+
+def test_stats_takes_a_list_of_visible_containers_in_the_order_named(
+    peer: RawPeer, containers: EngineContainers
+) -> None:
+    tools = {tool["name"]: tool for tool in peer.call(1, "tools/list")["result"]["tools"]}
+    container = tools["stats"]["inputSchema"]["properties"]["container"]
+    assert (container["type"], container["maxItems"], container["uniqueItems"]) == ("array", 64, True)
+    assert container["items"]["type"] == "string"
+    assert containers.name("hidden") not in container["items"]["enum"]
+    assert {containers.name(suffix) for suffix in ("app", "labelled", "stopped")} <= set(container["items"]["enum"])
+    assert "container" not in tools["stats"]["inputSchema"].get("required", [])
+    validator = jsonschema.Draft202012Validator(tools["stats"]["inputSchema"])
+    assert not validator.is_valid({"container": [containers.name("hidden")]})
+    assert not validator.is_valid({"container": [containers.name("app")] * 2})
+
+    app, labelled = containers.name("app"), containers.name("labelled")
+    result = peer.call(2, "tools/call", {"name": "stats", "arguments": {"container": [labelled, app]}})["result"]
+    assert result["isError"] is False, result
+    assert [row["name"] for row in result["structuredContent"]["containers"]] == [labelled, app]
+    hidden = [app, containers.name("hidden")]
+    refused = peer.call(3, "tools/call", {"name": "stats", "arguments": {"container": hidden}})["result"]
+    assert refused["isError"] is True
+    assert f"no single container {containers.name('hidden')!r} is visible to you" in str(refused["content"])

@@ -79,3 +79,17 @@ def test_no_visible_containers_means_no_name_is_valid_not_free_text(mcp_policy: 
     assert enums(container) == []
     assert not jsonschema.Draft202012Validator(container).is_valid("anything")
     assert "no container is visible to you now" in container["description"]
+
+
+def test_with_no_visible_container_a_list_of_containers_admits_only_the_empty_list(mcp_policy: Path) -> None:
+    session = local_session(mcp_policy, "mcp")
+    candidates = Candidates(session)
+    candidates.containers = lambda: []  # type: ignore[method-assign]
+    stats = session.registry.get("stats")
+    assert stats is not None
+    container = input_schema(stats, candidates)["properties"]["container"]
+    assert (container["type"], container["maxItems"]) == ("array", 64)
+    validator = jsonschema.Draft202012Validator(container)
+    assert validator.is_valid([])
+    assert not validator.is_valid(["anything"])
+    assert "no container is visible to you now" in container["description"]

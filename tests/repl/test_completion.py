@@ -174,6 +174,20 @@ def test_the_positional_after_a_flag_with_a_value(operator: SpecCompleter, conta
     assert offered(operator, f"logs {containers.name('app')} --tail 5 ") == []  # the one positional is bound
 
 
+def test_every_position_of_a_repeatable_positional_completes_container_names(
+    tmp_path: Path, containers: EngineContainers
+) -> None:
+    watcher = completer_for(role_policy(tmp_path / "watcher", containers, "stats"))
+    app, labelled = containers.name("app"), containers.name("labelled")
+    every = [containers.name(suffix) for suffix in VISIBLE]
+    assert ours(offered(watcher, "stats "), containers) == every
+    assert ours(offered(watcher, f"stats {app} "), containers) == every
+    assert offered(watcher, f"stats {app} {containers.name('la')}") == [labelled]
+    assert offered(watcher, f"stats {app} --watch 2 {labelled} {containers.name('ap')}") == [app]
+    assert offered(watcher, f"stats {app} {containers.name('hi')}") == []  # the hidden one, at any position
+    assert offered(watcher, f"stats {app} --watch ") == []  # a flag's value is not a container
+
+
 def test_nothing_for_unbalanced_quotes(operator: SpecCompleter, containers: EngineContainers) -> None:
     assert offered(operator, f'logs "{containers.name("ap")}') == []
     assert offered(operator, f"logs '{containers.name('ap')}") == []
