@@ -1,13 +1,14 @@
-"""Fair turns between uids: the broker's calls run in rotation, so one uid's backlog waits behind its own work.
+"""Turns per uid: each uid's calls run at most ``lanes`` at a time, so one uid's backlog waits behind its own work.
 
 Every call (a line, an MCP tool call) runs in a thread of its own, and CPython runs one thread's
-Python at a time: without turns, a uid with a hundred calls queued (an MCP session pipelining, a
-batch) gets a hundred times the CPU of a uid with one, and that one waits. Here at most ``lanes``
-calls hold a turn at once; a lane that comes free goes to the next uid in rotation that has a call
-waiting (round robin between uids, first come first served within one), the way a fair queueing
-scheduler serves flows. A call that has held its turn for ``seconds`` (a stream, a wait on the
-engine or on ollama) gives its lane up then without noticing: turns ration short work and never
-hold a long call back. A waiting call that is cancelled stops waiting at once.
+Python at a time: without turns, a uid with a hundred calls under way (an MCP session pipelining, a
+batch, many sessions at once) gets a hundred times the CPU of a uid with one, and that one waits.
+Here a uid runs at most ``lanes`` calls at once; its others wait, first come first served, and a
+uid with nothing running always starts at once, whatever another uid has queued: the share of
+each uid is the same, the way a fair queueing scheduler serves flows. A call that has held its
+turn for ``seconds`` (a stream, a wait on the engine or on ollama) gives its lane up then without
+noticing: turns ration short work and never hold a long call back. A waiting call that is
+cancelled stops waiting at once.
 """
 
 from __future__ import annotations
@@ -15,13 +16,13 @@ from __future__ import annotations
 import itertools
 import threading
 import time
-from collections import OrderedDict, deque
+from collections import deque
 
 from rshell.verb import CancelSignal
 
-#: calls running at once (CPython runs one at a time; two let one wait on the engine while one computes)
+#: calls of one uid running at once (two let one wait on the engine while the other computes)
 LANES = 2
-#: a turn lasts at most this long; longer calls go on outside the rotation
+#: a turn lasts at most this long; a longer call goes on outside its uid's lanes
 TURN_SECONDS = 0.02
 
 
@@ -31,21 +32,22 @@ class Turns:
         self.seconds = seconds
         self._lock = threading.Lock()
         self._tickets = itertools.count(1)
-        #: ticket -> when its turn ends on its own
-        self._held: dict[int, float] = {}
-        #: uid -> its waiting calls (ticket, woken when granted), uids in rotation order
-        self._waiting: OrderedDict[int, deque[tuple[int, threading.Event]]] = OrderedDict()
+        #: ticket -> (its uid, when its turn ends on its own)
+        self._held: dict[int, tuple[int, float]] = {}
+        #: uid -> how many of its calls hold a turn
+        self._running: dict[int, int] = {}
+        #: uid -> its waiting calls (ticket, woken when granted), oldest first
+        self._waiting: dict[int, deque[tuple[int, threading.Event]]] = {}
         self._expiry = threading.Condition(self._lock)
         self._timer: threading.Thread | None = None
 
     def take(self, uid: int, cancel: threading.Event | None = None) -> int:
-        """Wait for this uid's turn; a ticket for ``give_back`` (0 when the call was cancelled while waiting)."""
+        """Wait for a turn of this uid; a ticket for ``give_back`` (0 when cancelled while waiting)."""
         with self._lock:
             ticket, now = next(self._tickets), time.monotonic()
             self._expire(now)
-            self._grant(now)
-            if not self._waiting and len(self._held) < self.lanes:
-                self._held[ticket] = now + self.seconds
+            if uid not in self._waiting and self._running.get(uid, 0) < self.lanes:
+                self._hold(ticket, uid, now)
                 return ticket
             granted = threading.Event()
             self._waiting.setdefault(uid, deque()).append((ticket, granted))
@@ -53,7 +55,8 @@ class Turns:
             self._expiry.notify()
         if isinstance(cancel, CancelSignal):
             cancel.on_cancel(granted.set)
-        while not granted.wait(0.5 if cancel is not None and not isinstance(cancel, CancelSignal) else None):
+        poll = 0.5 if cancel is not None and not isinstance(cancel, CancelSignal) else None
+        while not granted.wait(poll):
             if cancel is not None and cancel.is_set():
                 break
         with self._lock:
@@ -64,24 +67,33 @@ class Turns:
 
     def give_back(self, ticket: int) -> None:
         with self._lock:
-            if self._held.pop(ticket, None) is not None:
-                self._grant(time.monotonic())
+            held = self._held.pop(ticket, None)
+            if held is not None:
+                self._release(held[0], time.monotonic())
+
+    def _hold(self, ticket: int, uid: int, now: float) -> None:
+        self._held[ticket] = (uid, now + self.seconds)
+        self._running[uid] = self._running.get(uid, 0) + 1
+
+    def _release(self, uid: int, now: float) -> None:
+        """Called under the lock: one lane of ``uid`` is free; its oldest waiting call gets it."""
+        left = self._running.get(uid, 1) - 1
+        if left:
+            self._running[uid] = left
+        else:
+            self._running.pop(uid, None)
+        queue = self._waiting.get(uid)
+        if queue:
+            ticket, granted = queue.popleft()
+            if not queue:
+                del self._waiting[uid]
+            self._hold(ticket, uid, now)
+            granted.set()
 
     def _expire(self, now: float) -> None:
-        for ticket in [ticket for ticket, ends in self._held.items() if ends <= now]:
-            del self._held[ticket]
-
-    def _grant(self, now: float) -> None:
-        """Called under the lock: free lanes go to the uids waiting, one call each in rotation."""
-        while self._waiting and len(self._held) < self.lanes:
-            uid, queue = next(iter(self._waiting.items()))
-            ticket, granted = queue.popleft()
-            if queue:
-                self._waiting.move_to_end(uid)
-            else:
-                del self._waiting[uid]
-            self._held[ticket] = now + self.seconds
-            granted.set()
+        for ticket in [ticket for ticket, (_uid, ends) in self._held.items() if ends <= now]:
+            uid, _ends = self._held.pop(ticket)
+            self._release(uid, now)
 
     def _forget(self, uid: int, ticket: int) -> None:
         queue = self._waiting.get(uid)
@@ -100,16 +112,15 @@ class Turns:
             self._timer.start()
 
     def _expire_forever(self) -> None:
-        """While calls wait: ends the turns that have run out, at the moment the first one does."""
+        """While calls wait: ends the turns of their uids that have run out, when the first one does."""
         with self._lock:
             while True:
-                if not self._waiting or not self._held:
+                ends = [end for uid, end in self._held.values() if uid in self._waiting]
+                if not ends:
                     self._expiry.wait()
                     continue
                 now = time.monotonic()
-                first = min(self._held.values())
-                if first > now:
-                    self._expiry.wait(first - now)
+                if min(ends) > now:
+                    self._expiry.wait(min(ends) - now)
                     continue
                 self._expire(now)
-                self._grant(now)

@@ -1,5 +1,6 @@
-"""Fair turns (rshell.broker.turns): a uid with many calls waiting does not go ahead of a uid with
-one; a call that keeps its turn too long gives it up; a cancelled waiting call stops waiting."""
+"""Turns per uid (rshell.broker.turns): a uid with many calls waiting never makes another uid wait;
+its own calls run at most ``lanes`` at once, oldest first; a call that keeps its turn too long
+gives it up; a cancelled waiting call stops waiting."""
 
 from __future__ import annotations
 
@@ -10,12 +11,12 @@ from rshell.broker.turns import Turns
 from rshell.verb import CancelSignal
 
 
-def queue_up(turns: Turns, uid: int, order: list[int]) -> threading.Thread:
-    """A call of ``uid`` that waits for its turn, notes that it ran, and gives the turn back."""
+def queue_up(turns: Turns, uid: int, order: list[tuple[int, int]], number: int) -> threading.Thread:
+    """Call ``number`` of ``uid``: waits for its turn, notes that it ran, gives the turn back."""
 
     def call() -> None:
         ticket = turns.take(uid)
-        order.append(uid)
+        order.append((uid, number))
         turns.give_back(ticket)
 
     thread = threading.Thread(target=call, daemon=True)
@@ -33,40 +34,57 @@ def waiting(turns: Turns, count: int) -> bool:
     return False
 
 
-def test_a_uid_with_one_call_goes_before_the_backlog_of_another() -> None:
+def test_another_uids_backlog_never_makes_a_call_wait() -> None:
     turns = Turns(lanes=1, seconds=60)
     holder = turns.take(1000)
-    order: list[int] = []
-    threads = [queue_up(turns, 1000, order) for _ in range(20)]
+    order: list[tuple[int, int]] = []
+    flood = [queue_up(turns, 1000, order, number) for number in range(20)]
     assert waiting(turns, 20)
-    threads.append(queue_up(turns, 0, order))  # the honest caller arrives after 20 of the flood's calls
-    assert waiting(turns, 21)
+    got: list[int] = []
+    honest = threading.Thread(target=lambda: got.append(turns.take(0)), daemon=True)
+    honest.start()
+    honest.join(1)
+    assert got, "a call of uid 0 waited behind uid 1000's backlog"
+    assert order == []  # the flood still waits behind its own first call
+    turns.give_back(got[0])
     turns.give_back(holder)
-    for thread in threads:
+    for thread in flood:
         thread.join(5)
-    assert len(order) == 21
-    assert order.index(0) <= 1, order  # served first or second, not 21st
+    assert len(order) == 20
 
 
-def test_uids_with_waiting_calls_are_served_in_rotation() -> None:
+def test_a_uids_calls_run_one_lane_at_a_time_oldest_first() -> None:
     turns = Turns(lanes=1, seconds=60)
-    holder = turns.take(1)
-    order: list[int] = []
+    holder = turns.take(7)
+    order: list[tuple[int, int]] = []
     threads = []
-    for uid in (1, 1, 1, 2, 2, 2, 3):
-        threads.append(queue_up(turns, uid, order))
-        assert waiting(turns, len(threads))
+    for number in range(5):
+        threads.append(queue_up(turns, 7, order, number))
+        assert waiting(turns, number + 1)
     turns.give_back(holder)
     for thread in threads:
         thread.join(5)
-    assert order == [1, 2, 3, 1, 2, 1, 2]
+    assert order == [(7, number) for number in range(5)]
+
+
+def test_calls_within_the_lanes_do_not_wait_and_the_next_one_does() -> None:
+    turns = Turns(lanes=2, seconds=60)
+    first, second = turns.take(1), turns.take(1)  # would block the test if either waited
+    order: list[tuple[int, int]] = []
+    third = queue_up(turns, 1, order, 3)
+    assert waiting(turns, 1)
+    assert order == []
+    turns.give_back(first)
+    third.join(5)
+    assert order == [(1, 3)]
+    turns.give_back(second)
 
 
 def test_a_turn_held_too_long_is_given_up_and_the_next_call_runs() -> None:
     turns = Turns(lanes=1, seconds=0.05)
     turns.take(1)  # a stream that never gives its turn back
     started = time.monotonic()
-    ticket = turns.take(2)
+    ticket = turns.take(1)
     assert time.monotonic() - started < 1.0
     turns.give_back(ticket)
 
@@ -76,23 +94,10 @@ def test_a_cancelled_waiting_call_stops_waiting_at_once() -> None:
     turns.take(1)
     cancel = CancelSignal()
     got: list[int] = []
-    thread = threading.Thread(target=lambda: got.append(turns.take(2, cancel)), daemon=True)
+    thread = threading.Thread(target=lambda: got.append(turns.take(1, cancel)), daemon=True)
     thread.start()
     assert waiting(turns, 1)
     cancel.set()
     thread.join(1)
     assert got == [0]
     assert waiting(turns, 0)
-
-
-def test_calls_within_the_lanes_do_not_wait_and_the_next_one_does() -> None:
-    turns = Turns(lanes=2, seconds=60)
-    first, second = turns.take(1), turns.take(2)  # would block the test if either waited
-    order: list[int] = []
-    third = queue_up(turns, 3, order)
-    assert waiting(turns, 1)
-    assert order == []
-    turns.give_back(first)
-    third.join(5)
-    assert order == [3]
-    turns.give_back(second)
