@@ -32,11 +32,13 @@ def parse_status_options(argv: Sequence[str]) -> tuple[str, bool]:
 
 def broker_status(socket_path: str) -> dict[str, Any]:
     """The broker's own answer to a status request, or why there is none."""
-    from rshell.client import BrokerBackend  # noqa: PLC0415 - the other subcommands do not need it
+    from rshell.client import BrokerBackend, RemoteError  # noqa: PLC0415 - the other subcommands do not need it
     from rshell.render.streams import Streams  # noqa: PLC0415
 
     try:
         answer = BrokerBackend(socket_path, "c", Streams()).status()
+    except RemoteError as error:  # it answered, with a refusal (a cap of the caller's uid, say)
+        return {"up": True, "socket": socket_path, "refused": error.message, "status": error.status}
     except RshellError as error:
         return {"up": False, "socket": socket_path, "error": error.message}
     return {"up": True, "socket": socket_path} | {field: answer.get(field) for field in FIELDS}
@@ -45,6 +47,8 @@ def broker_status(socket_path: str) -> dict[str, Any]:
 def describe(report: dict[str, Any]) -> list[str]:
     if not report["up"]:
         return [f"rshelld: down: {report['error']}"]
+    if "refused" in report:
+        return [f"rshelld: up on {report['socket']}, but it refused this request: {report['refused']}"]
     version = str(report["version"])
     stale = "" if version == __version__ else f" (rshellctl is {__version__}: restart rshelld after an upgrade)"
     return [
@@ -57,7 +61,7 @@ def describe(report: dict[str, Any]) -> list[str]:
 
 
 def status_program(argv: Sequence[str], write: Callable[[str], object] = print) -> int:
-    """Report on the broker; exit 0 when it answered, 1 when it did not."""
+    """Report on the broker; exit 0 when it answered, 1 when it did not, its status when it refused."""
     socket_path, as_json = parse_status_options(argv)
     report = broker_status(socket_path)
     if as_json:
@@ -65,4 +69,6 @@ def status_program(argv: Sequence[str], write: Callable[[str], object] = print) 
     else:
         for line in describe(report):
             write(sanitize(line))
-    return ExitStatus.OK if report["up"] else ExitStatus.FAILED
+    if not report["up"]:
+        return ExitStatus.FAILED
+    return int(report.get("status", ExitStatus.OK))

@@ -12,6 +12,7 @@ import pytest
 
 from rshell import __version__
 from rshell.client import ANSWER_TIMEOUT
+from tests.broker.conftest import Names, agent_role, own_broker
 from tests.broker.harness import Agent, Broker
 from tests.support.shell import Outcome
 
@@ -81,6 +82,45 @@ def test_status_of_a_wedged_broker_times_out(tmp_path: Path) -> None:
     assert outcome.stdout.startswith("rshelld: down: ")
     assert "did not answer" in outcome.stdout
     assert ANSWER_TIMEOUT < 10
+
+
+def test_status_refused_at_a_cap_says_the_broker_is_up_and_why(
+    agent: Agent, names: Names, socket_dir: Path, tmp_path: Path
+) -> None:
+    """The agent at its connection cap: the broker answered with a refusal, so it is up, not down."""
+    options = ("--max-connections-per-uid", "1")
+    body = agent_role("ps")
+    with own_broker(agent, names, socket_dir, tmp_path / "etc", body=body, name="ctlcap", options=options) as broker:
+        holder = subprocess.Popen(  # the agent's one connection, open and silent
+            [*agent.prefix(), sys.executable, "-I", "-c", HOLD, str(broker.socket)],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            assert holder.stdout is not None
+            assert holder.stdout.readline().strip() == "connected"
+            outcome = rshellctl("status", "--socket", str(broker.socket), prefix=agent.prefix())
+            report = json.loads(
+                rshellctl("status", "--socket", str(broker.socket), "--json", prefix=agent.prefix()).stdout
+            )
+        finally:
+            holder.kill()
+            holder.wait()
+    assert outcome.status == 126, outcome
+    assert outcome.stdout.startswith(
+        f"rshelld: up on {broker.socket}, but it refused this request: too many connections"
+    )
+    assert (report["up"], report["status"]) == (True, 126)
+    assert "--max-connections-per-uid" in report["refused"]
+
+
+HOLD = """
+import socket, sys, time
+sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+sock.connect(sys.argv[1])
+print("connected", flush=True)
+time.sleep(30)
+"""
 
 
 @pytest.mark.parametrize("args", [["--bogus"], ["--socket"], ["--json", "extra"]])
