@@ -2,11 +2,12 @@
 next to a quiet baseline from the same run, and the broker's peak RSS, threads and descriptors.
 
     .venv/bin/python benchmarks/hostile.py [--runs 200] [--idle 400] [--followers 64] [--busy-sessions 4]
-                                              [--installed] [--no-slices]
+                                              [--impatient] [--installed] [--no-slices]
 
 The flood, as an unprivileged account (benchmarks.common.agent_account): ``--idle`` connections that
 never send a request (each reopened when the broker drops it), ``--followers`` threads that each keep
-asking for ``logs --follow`` (the ones past the caps are refused and ask again at once), and, when the
+asking for ``logs --follow`` (the ones past the caps are refused and ask again at once; with
+``--impatient`` they do not even wait for the answer), and, when the
 broker has the MCP SDK, an MCP session that sends a 16 MiB line, one that pipelines 2,000 follows and
 ``--busy-sessions`` that each keep 8 ``ps`` calls in flight. By default the broker, the honest user
 and the agent each run in a CPU group of their own, as systemd places them (benchmarks/slices.py).
@@ -20,6 +21,7 @@ from __future__ import annotations
 import argparse
 import os
 import socket
+import struct
 import subprocess
 import sys
 import tempfile
@@ -55,6 +57,7 @@ BURN = "while True: pass"
 FLOOD = """
 import json, os, socket, sys, threading, time
 path, idle, followers, container, busy = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4], int(sys.argv[5])
+impatient = sys.argv[6] == "impatient"
 stop = threading.Event()
 counts = {"idle_reopened": 0, "follow_requests": 0, "busy_mcp_answers": 0}
 
@@ -87,6 +90,9 @@ def follow():
             sock.settimeout(1.0)
             sock.sendall(request)
             counts["follow_requests"] += 1
+            if impatient:  # never waits for an answer: closes and connects again at once
+                sock.close()
+                continue
             while not stop.is_set():
                 try:
                     if not sock.recv(65536):
@@ -247,8 +253,10 @@ def honest_ps(python: Path, sock: Path, runs: int) -> dict[str, Any]:
 def raw_ps(sock: Path) -> int:
     """One ``ps`` request on the broker's socket; its exit status (-1 when no end frame came)."""
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:
-        conn.settimeout(30)
+        # as rshell's client connects: blocking, so a full queue is waited for (rshell.client._connect)
+        conn.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, struct.pack("ll", 30, 0))
         conn.connect(str(sock))
+        conn.settimeout(30)
         conn.sendall(run_request("ps", "c", (False, False)))
         data = b""
         while chunk := conn.recv(65536):
@@ -322,6 +330,7 @@ def measure(
         burner.wait()
     attack = [*as_agent, str(python), "-I", "-c", FLOOD, str(sock), str(options.idle)]
     attack += [str(options.followers), container, str(options.busy_sessions)]
+    attack.append("impatient" if options.impatient else "patient")
     flooder = subprocess.Popen(attack, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd="/")
     assert flooder.stdin is not None
     assert flooder.stdout is not None
@@ -361,6 +370,9 @@ def main() -> int:
     parser.add_argument("--idle", type=int, default=400)
     parser.add_argument("--followers", type=int, default=64)
     parser.add_argument("--busy-sessions", type=int, default=4, help="MCP sessions keeping 8 ps calls in flight")
+    parser.add_argument(
+        "--impatient", action="store_true", help="the follow loops close without waiting for an answer and reconnect"
+    )
     parser.add_argument("--broker-nice", type=int, default=0, help="run rshelld at this nice value (the unit's Nice=)")
     parser.add_argument("--installed", action="store_true", help="rshell installed normally in a bench venv")
     parser.add_argument(

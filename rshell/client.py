@@ -4,6 +4,7 @@ this is the start-up path of every ``ssh host -- verb``, so it imports socket, j
 from __future__ import annotations
 
 import _socket
+import sys
 
 from rshell.errors import ExitStatus, Interrupted, RshellError, VerbFailed
 from rshell.frames import CANCEL, END, JSON_LINE, STDERR, STDOUT, FrameReader, ProtocolError, run_request
@@ -21,7 +22,10 @@ if TYPE_CHECKING:
 
     from rshell.protocol import LineReader
 
-CONNECT_TIMEOUT = 5.0
+CONNECT_TIMEOUT = 5
+#: SO_SNDTIMEO's struct timeval (two native longs): CONNECT_TIMEOUT seconds, and none
+_CONNECT_TIMEVAL = CONNECT_TIMEOUT.to_bytes(8, sys.byteorder) + bytes(8)
+_NO_TIMEVAL = bytes(16)
 #: how long a status or completion answer may take: a wedged broker must not hang the toolbar or Tab
 ANSWER_TIMEOUT = 5.0
 _STATUSES = ExitStatus.ALL
@@ -170,11 +174,15 @@ class BrokerBackend:
         self.streams = streams
 
     def _connect(self, request: bytes) -> Connection:
+        """A blocking connect with a send timeout: while the broker's queue of connections is full (a
+        flood of them from another user) it waits for room, up to CONNECT_TIMEOUT, where a
+        non-blocking one (``settimeout``) fails at once with EAGAIN (unix_stream_connect sleeps up
+        to the socket's SO_SNDTIMEO for a full backlog, net/unix/af_unix.c)."""
         sock = Connection(_socket.AF_UNIX, _socket.SOCK_STREAM)
-        sock.settimeout(CONNECT_TIMEOUT)
         try:
+            sock.setsockopt(_socket.SOL_SOCKET, _socket.SO_SNDTIMEO, _CONNECT_TIMEVAL)
             sock.connect(self.socket_path)
-            sock.settimeout(None)
+            sock.setsockopt(_socket.SOL_SOCKET, _socket.SO_SNDTIMEO, _NO_TIMEVAL)
             sock.sendall(request)
         except OSError as error:
             sock.close()

@@ -15,7 +15,7 @@ import time
 
 from rshell.broker.caps import Admission, Caps
 from rshell.broker.handler import Peer, handle_connection, peer_of
-from rshell.broker.refusals import Lingering, Refusals
+from rshell.broker.refusals import CAP_REFUSAL_DELAY, Lingering, Refusals
 from rshell.broker.state import BrokerState, log
 from rshell.engine.pool import STREAM_OWNER
 from rshell.errors import ExitStatus
@@ -120,7 +120,9 @@ class Server:
 
     def _refuse(self, conn: socket.socket, uid: int, gid: int, cap: str, message: str) -> None:
         """One JSON line (status 126, as a rate limit), sent without waiting; the connection is closed
-        once the request has arrived (rshell.broker.refusals.Lingering)."""
+        once the request has arrived (rshell.broker.refusals.Lingering). A uid at its connection cap
+        gets the line after CAP_REFUSAL_DELAY: it holds hundreds of connections already, and one
+        that asks again the moment it is refused would cost the others the accept loop."""
         self.refusals.note(uid, gid, cap, message)
         answer = self._answers.get(message)
         if answer is None:  # a flood repeats a few messages: encode each once
@@ -128,6 +130,8 @@ class Server:
                 {"op": "end", "status": int(ExitStatus.DENIED), "error": {"code": "denied", "message": message}}
             )
             self._answers = {message: answer} if len(self._answers) > 64 else {**self._answers, message: answer}
+        if cap == "connections_per_uid" and self.lingering.answer_later(conn, answer, CAP_REFUSAL_DELAY):
+            return
         try:
             conn.send(answer, socket.MSG_DONTWAIT)
             conn.recv(65536, socket.MSG_DONTWAIT)  # read the request away, so the close is not a reset

@@ -115,6 +115,8 @@ def _run(
     lock = threading.Lock()
     streams = Streams(ClientOutput(conn, 1, lock), ClientOutput(conn, 2, lock), tty[0], tty[1])
     assert isinstance(session.cancel, CancelSignal)
+    if _gone(conn):  # the client closed right after its request: nothing to run it for
+        return
     if reader.rest():  # the client sent more than its request: only a cancel may follow it
         session.cancel.set()
     state.cancel_watcher.watch(conn, session.cancel)
@@ -126,6 +128,16 @@ def _run(
         session.cancel.set()
     with lock:
         conn.sendall(frame(END, str(int(status)).encode("ascii")))
+
+
+def _gone(conn: socket.socket) -> bool:
+    """Whether the client has closed its end already (a peek, nothing read)."""
+    try:
+        return conn.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT) == b""
+    except BlockingIOError:
+        return False
+    except OSError:
+        return True
 
 
 def _mcp(conn: socket.socket, session: Session) -> None:

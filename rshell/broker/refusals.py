@@ -27,6 +27,10 @@ SPARSE_SECONDS = 10.0
 #: how long a refused connection is kept for its request to arrive, and how many are kept at once
 LINGER_SECONDS = 1.0
 MAX_LINGERING = 512
+#: how often the kept connections are scanned for the ones whose time has come
+SCAN_SECONDS = 0.05
+#: how long a connection refused at its uid's connection cap waits for its refusal
+CAP_REFUSAL_DELAY = 0.5
 
 
 @dataclass
@@ -105,10 +109,27 @@ class Refusals:
             log(f"cannot audit the refusal: {error}")
 
 
+@dataclass
+class Held:
+    """A refused connection kept by Lingering: until when, and the refusal to send then (b"": none)."""
+
+    until: float
+    answer: bytes = b""
+
+
 class Lingering:
-    """Refused connections, kept until the client's request has arrived (then read away) or
-    LINGER_SECONDS have passed: closed at once, a client still sending would see a broken pipe
-    instead of the refusal already waiting for it. At most MAX_LINGERING; beyond that, closed at once."""
+    """Refused connections, kept a while by this module's thread.
+
+    ``close_later``: the refusal is sent; the connection is closed once the client's request has
+    arrived (then read away) or LINGER_SECONDS have passed: closed at once, a client still sending
+    would see a broken pipe instead of the refusal already waiting for it.
+
+    ``answer_later``: the refusal itself is sent after a delay (the requests read away meanwhile,
+    the connection closed early if the client leaves): a client that tries again the moment it is
+    refused then tries at most once per delay per connection, instead of costing the broker an
+    accept and a refusal as fast as it can loop. At most MAX_LINGERING are kept; beyond that the
+    caller refuses at once.
+    """
 
     def __init__(self) -> None:
         self._selector = selectors.DefaultSelector()
@@ -117,28 +138,59 @@ class Lingering:
         threading.Thread(target=self._close_forever, name="lingering", daemon=True).start()
 
     def close_later(self, conn: socket.socket) -> None:
+        if not self._hold(conn, Held(time.monotonic() + LINGER_SECONDS)):
+            conn.close()
+
+    def answer_later(self, conn: socket.socket, answer: bytes, delay: float) -> bool:
+        """Keep ``conn`` and send ``answer`` in ``delay`` seconds; False when too many are kept already."""
+        return self._hold(conn, Held(time.monotonic() + delay, answer))
+
+    def _hold(self, conn: socket.socket, held: Held) -> bool:
         with self._lock:
             if self._count >= MAX_LINGERING:
-                conn.close()
-                return
+                return False
             self._count += 1
-            self._selector.register(conn, selectors.EVENT_READ, time.monotonic() + LINGER_SECONDS)
+            self._selector.register(conn, selectors.EVENT_READ, held)
+        return True
 
     def _close_forever(self) -> None:
+        next_scan = 0.0
         while True:
-            ready = {key.fileobj for key, _events in self._selector.select(timeout=0.1)}
+            events = self._selector.select(timeout=SCAN_SECONDS)
             now = time.monotonic()
+            done: dict[int, selectors.SelectorKey] = {}
+            for key, _events in events:  # the request arrived, or the client left
+                if not (key.data.answer and _still_connected(key.fileobj)):
+                    done[key.fd] = key
             with self._lock:
-                done = [key for key in self._selector.get_map().values() if key.fileobj in ready or key.data < now]
-                for key in done:
+                if now >= next_scan:  # a scan of all of them, not one per wake-up
+                    next_scan = now + SCAN_SECONDS
+                    done |= {key.fd: key for key in self._selector.get_map().values() if key.data.until <= now}
+                for key in done.values():
                     self._selector.unregister(key.fileobj)
                     self._count -= 1
-            for key in done:
-                conn = key.fileobj
-                assert isinstance(conn, socket.socket)
-                with contextlib.suppress(OSError):
-                    conn.recv(65536, socket.MSG_DONTWAIT)
-                conn.close()
+            for key in done.values():
+                _finish(key.fileobj, key.data, expired=key.data.until <= now)
+
+
+def _still_connected(conn: object) -> bool:
+    """Read away what the client sent; False once it has closed its end."""
+    assert isinstance(conn, socket.socket)
+    try:
+        return bool(conn.recv(65536, socket.MSG_DONTWAIT))
+    except BlockingIOError:
+        return True
+    except OSError:
+        return False
+
+
+def _finish(conn: object, held: Held, *, expired: bool) -> None:
+    assert isinstance(conn, socket.socket)
+    with contextlib.suppress(OSError):
+        if held.answer and expired:
+            conn.send(held.answer, socket.MSG_DONTWAIT)
+        conn.recv(65536, socket.MSG_DONTWAIT)
+    conn.close()
 
 
 class SparseLog:

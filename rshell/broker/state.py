@@ -34,7 +34,7 @@ class BrokerState:
         self.send_timeout = send_timeout
         self.caps = caps or Caps()
         #: long engine streams (logs --follow), counted across engine rebuilds on reload
-        self.streams = StreamSlots(self.caps.follows, self.caps.follows_per_uid)
+        self.streams = StreamSlots(self.caps.follows, self.caps.follows_per_uid, _log_sparingly)
         self.registry = Registry.discover()
         self._lock = threading.Lock()
         self.policy = self._load()
@@ -138,6 +138,12 @@ def _engine(policy: Policy, pool_size: int, streams: StreamSlots) -> Engine:
         list_ttl=BROKER_LIST_TTL_SECONDS,
         streams=streams,
     )
+
+
+def _log_sparingly(text: str) -> None:
+    from rshell.broker.refusals import log_sparingly  # noqa: PLC0415 - refusals imports this module
+
+    log_sparingly(text)
 
 
 def log(text: str) -> None:

@@ -15,6 +15,7 @@ import contextvars
 import sys
 import threading
 import weakref
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -31,9 +32,12 @@ STREAM_OWNER: contextvars.ContextVar[int | None] = contextvars.ContextVar("rshel
 class StreamSlots:
     """Counts open long streams, in all and per owner; ``take`` refuses beyond either cap."""
 
-    def __init__(self, total: int, per_owner: int) -> None:
+    def __init__(self, total: int, per_owner: int, report: Callable[[str], None] | None = None) -> None:
         self.total = total
         self.per_owner = per_owner
+        #: where the first refusal of a burst and the end of it are told (the broker's: at most one
+        #: line of a kind per ten seconds, so streams churning at the cap do not flood the log)
+        self.report = report or _to_stderr
         self._lock = threading.Lock()
         self._open = 0
         self._by_owner: dict[int | None, int] = {}
@@ -61,7 +65,7 @@ class StreamSlots:
         """Called under the lock: logs the first refusal of a burst, not every one."""
         self._refused += 1
         if self._refused == 1:
-            sys.stderr.write(f"rshelld: refusing log streams: {message}\n")
+            self.report(f"refusing log streams: {message}")
         raise Denied(message)
 
     def give_back(self, owner: int | None) -> None:
@@ -73,12 +77,16 @@ class StreamSlots:
             else:
                 self._by_owner.pop(owner, None)
             if self._refused and self._open < self.total // 2:
-                sys.stderr.write(f"rshelld: log streams below their caps again ({self._refused} refused)\n")
+                self.report(f"log streams below their caps again ({self._refused} refused)")
                 self._refused = 0
 
     def count(self) -> int:
         with self._lock:
             return self._open
+
+
+def _to_stderr(text: str) -> None:
+    sys.stderr.write(f"rshelld: {text}\n")
 
 
 class StreamSlot:

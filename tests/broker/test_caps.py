@@ -7,6 +7,7 @@ import json
 import os
 import signal
 import subprocess
+import time
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -14,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from rshell.broker.refusals import CAP_REFUSAL_DELAY
 from tests.broker.conftest import POLICY, Names, own_broker
 from tests.broker.harness import PYTHON, Agent, Broker, run_as, run_client, settled_threads, wait_for
 from tests.support.checks import refusal, success
@@ -118,7 +120,11 @@ def test_200_connections_from_one_uid_get_8_and_another_user_is_still_served(
             assert held.counts == {"streaming": 8, "refused": 192, "denied": 0, "other": 0}, held
             assert all("--max-connections-per-uid" in message for message in held.messages), held.messages
             assert names.name("app") in success(run_client(None, broker.socket, "-c", "ps")).stdout
+            started = time.monotonic()
             refusal(run_client(agent, broker.socket, "-c", "ps"), 126, "too many connections to the broker")
+            # the refusal comes after CAP_REFUSAL_DELAY: a client that asks again at once is slowed to
+            # one attempt per delay per connection, not an accept and a refusal as fast as it loops
+            assert time.monotonic() - started >= CAP_REFUSAL_DELAY - 0.05
             assert broker.threads() <= 64
         assert names.name("app") in success(run_client(agent, broker.socket, "-c", "ps")).stdout
         assert wait_for(lambda: "connection(s) refused" in broker.stderr(), 10), broker.stderr()
