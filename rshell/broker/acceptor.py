@@ -60,28 +60,27 @@ class Server:
             if self.stop.is_set():
                 return
             refused: list[tuple[socket.socket, int, int, str, str]] = []
-            for conn in self._queued():
-                self._admit(conn, refused)
+            self._accept_queued(refused)
             for refusal in refused:  # after every admitted connection of the batch has its thread
                 self._refuse(*refusal)
 
-    def _queued(self) -> list[socket.socket]:
-        """Every connection waiting in the kernel's queue (up to ACCEPT_BATCH): a flood's connections
+    def _accept_queued(self, refused: list[tuple[socket.socket, int, int, str, str]]) -> None:
+        """Every connection waiting in the kernel's queue (up to ACCEPT_BATCH), each admitted one
+        given its thread as it is accepted, the refusals kept for the end: a flood's connections
         ahead of an honest one cost it an accept each, not a refusal each."""
-        batch: list[socket.socket] = []
-        while len(batch) < ACCEPT_BATCH:
+        for _ in range(ACCEPT_BATCH):
             try:
-                batch.append(self.server.accept()[0])
+                conn = self.server.accept()[0]
             except (BlockingIOError, InterruptedError):
-                break
+                return
             except OSError as error:
                 if not self.stop.is_set():
                     self._accept_failed(error)
-                break
-        if batch and self._accept_failures:
-            log(f"accepting again after {self._accept_failures} failed accepts")
-            self._accept_failures = 0
-        return batch
+                return
+            if self._accept_failures:
+                log(f"accepting again after {self._accept_failures} failed accepts")
+                self._accept_failures = 0
+            self._admit(conn, refused)
 
     def _accept_failed(self, error: OSError) -> None:
         """Out of descriptors: wait for some to close, do not spin, and say so once per burst."""
