@@ -52,7 +52,7 @@ class Session:
     renew: Callable[[Session], Session] | None = None
     #: the client's pid as the kernel reported it (SO_PEERCRED) in the broker; None: this process
     peer_pid: int | None = None
-    #: the broker's rotation of calls between uids (rshell.broker.turns); None in-process
+    #: the broker's turns per uid, at most two calls of a uid at once (rshell.broker.turns); None in-process
     turns: Turns | None = None
     #: the broker's pace of MCP messages: uid -> seconds to wait before the next (caps.mcp_rate_per_uid)
     pace_messages: Callable[[int], float] | None = None
