@@ -2,14 +2,17 @@
 next to a quiet baseline from the same run, and the broker's peak RSS, threads and descriptors.
 
     .venv/bin/python benchmarks/hostile.py [--runs 200] [--idle 400] [--followers 64] [--busy-sessions 4]
-                                              [--impatient] [--installed] [--no-slices]
+                                              [--slow-ollama 4] [--impatient] [--installed] [--no-slices]
 
 The flood, as an unprivileged account (benchmarks.common.agent_account): ``--idle`` connections that
 never send a request (each reopened when the broker drops it), ``--followers`` threads that each keep
 asking for ``logs --follow`` (the ones past the caps are refused and ask again at once; with
 ``--impatient`` they do not even wait for the answer), and, when the
 broker has the MCP SDK, an MCP session that sends a 16 MiB line, one that pipelines 2,000 follows and
-``--busy-sessions`` that each keep 8 ``ps`` calls in flight. By default the broker, the honest user
+``--busy-sessions`` that each keep 8 ``ps`` calls in flight, and ``--slow-ollama`` loops asking
+``vram`` and ``bench`` of an ollama (tests/ollama_server.py) that sends its ``/api/ps`` and
+``/api/generate`` answers a byte every 0.5 s (one bench holds the target's lock, the others are
+told it is busy). By default the broker, the honest user
 and the agent each run in a CPU group of their own, as systemd places them (benchmarks/slices.py).
 The honest user is root, running
 ``rshell --broker SOCK -c ps`` ``--runs`` times in a row, once quiet and once under the flood.
@@ -32,6 +35,7 @@ from typing import Any
 
 import yaml
 
+from rshell.defaults import lane_path
 from rshell.frames import END, frames_of, run_request
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -49,21 +53,27 @@ from benchmarks.common import (
     write_policy,
 )
 from benchmarks.slices import Slices, slices
+from tests.ollama_server import FakeModel, FakeOllama
 
 PREFIX = f"rsh{os.getpid()}"
+#: the slow ollama of the flood: its /api/ps and /api/generate answers come a byte every this many seconds
+TRICKLE_SECONDS = 0.5
+MODEL = "llama3.2:1b"
 #: run as the agent for the CPU-only baseline: a busy loop, nothing asked of the broker
 BURN = "while True: pass"
 #: run as the flooding user: idle connections, follow loops and one huge MCP line, until stdin closes
 FLOOD = """
 import json, os, socket, sys, threading, time
 path, idle, followers, container, busy = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4], int(sys.argv[5])
-impatient = sys.argv[6] == "impatient"
+impatient, slow, through_lane = sys.argv[6] == "impatient", int(sys.argv[7]), sys.argv[8] == "lane"
 stop = threading.Event()
-counts = {"idle_reopened": 0, "follow_requests": 0, "busy_mcp_answers": 0}
+counts = {"idle_reopened": 0, "follow_requests": 0, "busy_mcp_answers": 0, "slow_ollama_answers": 0}
+
+lane = f"{path}.lanes/{os.getuid()}"
 
 def connect():
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    sock.connect(path)
+    sock.connect(lane if through_lane and os.path.exists(lane) else path)
     return sock
 
 def hold_idle():
@@ -96,6 +106,26 @@ def follow():
             while not stop.is_set():
                 try:
                     if not sock.recv(65536):
+                        break
+                except socket.timeout:
+                    continue
+            sock.close()
+        except OSError:
+            time.sleep(0.05)
+
+def ask_slow_ollama(index):  # vram and bench against a target that answers a byte every 0.5 s
+    lines = ["vram", "bench gpu1 --test tg128 --runs 1"]
+    while not stop.is_set():
+        line = lines[index % 2]
+        request = json.dumps({"v": 1, "op": "run", "line": line, "mode": "c"}).encode() + b"\\n"
+        try:
+            sock = connect()
+            sock.settimeout(1.0)
+            sock.sendall(request)
+            while not stop.is_set():
+                try:
+                    if not sock.recv(65536):
+                        counts["slow_ollama_answers"] += 1
                         break
                 except socket.timeout:
                     continue
@@ -184,7 +214,8 @@ def busy_mcp():  # an MCP session keeping its 8 calls in flight (settings.mcp.ma
 
 first = [threading.Thread(target=huge_mcp_line, daemon=True), threading.Thread(target=pipelined_follows, daemon=True)]
 first += [threading.Thread(target=busy_mcp, daemon=True) for _ in range(busy)]
-for thread in first:  # the MCP sessions first, before the flood takes every connection
+first += [threading.Thread(target=ask_slow_ollama, args=(index,), daemon=True) for index in range(slow)]
+for thread in first:  # the MCP sessions and the slow-ollama loops first, before the flood takes every connection
     thread.start()
 time.sleep(1)
 for _ in range(idle):
@@ -255,7 +286,8 @@ def raw_ps(sock: Path) -> int:
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:
         # as rshell's client connects: blocking, so a full queue is waited for (rshell.client._connect)
         conn.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, struct.pack("ll", 30, 0))
-        conn.connect(str(sock))
+        lane = lane_path(str(sock), os.getuid())  # as the client does: its own lane first (rshell.broker.lanes)
+        conn.connect(lane if os.path.exists(lane) else str(sock))
         conn.settimeout(30)
         conn.sendall(run_request("ps", "c", (False, False)))
         data = b""
@@ -280,10 +312,19 @@ def run(options: argparse.Namespace) -> dict[str, Any]:
     name = f"{PREFIX}-quiet"
     container = client.containers.run(IMAGE, ["sh", "-c", "echo ready; sleep 3600"], name=name, detach=True)
     try:
-        with agent_account() as (agent, _launcher_dir), slices(options.slices) as tree:
+        with (
+            agent_account() as (agent, _launcher_dir),
+            slices(options.slices) as tree,
+            FakeOllama([FakeModel(MODEL)]) as ollama,
+        ):
+            ollama.trickle.update(dict.fromkeys(("/api/ps", "/api/generate"), TRICKLE_SECONDS))
             policy = write_policy(work / "policy", [name], agent=agent)
             document = yaml.safe_load(policy.read_text())
-            document["roles"]["bench"]["verbs"].append("mcp")
+            role = document["roles"]["bench"]
+            role["verbs"] += ["mcp", "vram", "bench"]
+            # the timeouts of the issue's finding ("bench with run_timeout: 10s, total_timeout: 60s")
+            target = {"url": ollama.url, "models": [MODEL], "run_timeout": "10s", "total_timeout": "60s"}
+            role["settings"]["bench"] = {"targets": {"gpu1": target}}
             policy.write_text(yaml.safe_dump(document, sort_keys=False))
             prefix = ["nice", "-n", str(options.broker_nice)] if options.broker_nice else []
             with broker(venv, policy, agent, prefix=prefix) as (sock, process):
@@ -330,7 +371,8 @@ def measure(
         burner.wait()
     attack = [*as_agent, str(python), "-I", "-c", FLOOD, str(sock), str(options.idle)]
     attack += [str(options.followers), container, str(options.busy_sessions)]
-    attack.append("impatient" if options.impatient else "patient")
+    attack += ["impatient" if options.impatient else "patient", str(options.slow_ollama)]
+    attack.append("lane" if options.through_lane else "shared")
     flooder = subprocess.Popen(attack, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd="/")
     assert flooder.stdin is not None
     assert flooder.stdout is not None
@@ -371,7 +413,15 @@ def main() -> int:
     parser.add_argument("--followers", type=int, default=64)
     parser.add_argument("--busy-sessions", type=int, default=4, help="MCP sessions keeping 8 ps calls in flight")
     parser.add_argument(
+        "--slow-ollama", type=int, default=4, help="loops asking vram and bench of an ollama that trickles its answers"
+    )
+    parser.add_argument(
         "--impatient", action="store_true", help="the follow loops close without waiting for an answer and reconnect"
+    )
+    parser.add_argument(
+        "--through-lane",
+        action="store_true",
+        help="the flood connects through the agent's own lane (rshell.broker.lanes), not the shared socket",
     )
     parser.add_argument("--broker-nice", type=int, default=0, help="run rshelld at this nice value (the unit's Nice=)")
     parser.add_argument("--installed", action="store_true", help="rshell installed normally in a bench venv")

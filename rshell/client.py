@@ -6,6 +6,7 @@ from __future__ import annotations
 import _socket
 import sys
 
+from rshell.defaults import lane_path
 from rshell.errors import ExitStatus, Interrupted, RshellError, VerbFailed
 from rshell.frames import CANCEL, END, JSON_LINE, STDERR, STDOUT, FrameReader, ProtocolError, run_request
 from rshell.render.streams import Streams
@@ -174,20 +175,34 @@ class BrokerBackend:
         self.streams = streams
 
     def _connect(self, request: bytes) -> Connection:
-        """A blocking connect with a send timeout: while the broker's queue of connections is full (a
-        flood of them from another user) it waits for room, up to CONNECT_TIMEOUT, where a
-        non-blocking one (``settimeout``) fails at once with EAGAIN (unix_stream_connect sleeps up
-        to the socket's SO_SNDTIMEO for a full backlog, net/unix/af_unix.c)."""
+        """The caller's own lane of the broker first (rshell.broker.lanes: its connections queue apart
+        from other users'), else the shared socket. A blocking connect with a send timeout: while a
+        queue of connections is full it waits for room, up to CONNECT_TIMEOUT, where a non-blocking
+        one (``settimeout``) fails at once with EAGAIN (unix_stream_connect sleeps up to the socket's
+        SO_SNDTIMEO for a full backlog, net/unix/af_unix.c)."""
+        import os  # noqa: PLC0415  (imported by site at start-up already)
+
+        sock = self._connect_to(lane_path(self.socket_path, os.getuid()), request)
+        if sock is None:
+            sock = self._connect_to(self.socket_path, request, shared=True)
+        assert sock is not None  # the shared socket's failure is raised
+        return sock
+
+    def _connect_to(self, path: str, request: bytes, *, shared: bool = False) -> Connection | None:
+        """A connection to ``path`` with ``request`` sent; a lane that is not there (no broker made
+        it, or a stale one) is None, the shared socket's failure one line."""
         sock = Connection(_socket.AF_UNIX, _socket.SOCK_STREAM)
         try:
             sock.setsockopt(_socket.SOL_SOCKET, _socket.SO_SNDTIMEO, _CONNECT_TIMEVAL)
-            sock.connect(self.socket_path)
+            sock.connect(path)
             sock.setsockopt(_socket.SOL_SOCKET, _socket.SO_SNDTIMEO, _NO_TIMEVAL)
             sock.sendall(request)
         except OSError as error:
             sock.close()
+            if not shared and isinstance(error, (FileNotFoundError, ConnectionRefusedError, PermissionError)):
+                return None
             reason = error.strerror or error
-            raise VerbFailed(f"cannot reach the rshell broker at {self.socket_path}: {reason}") from None
+            raise VerbFailed(f"cannot reach the rshell broker at {path}: {reason}") from None
         return sock
 
     def request(self, message: dict[str, Any]) -> tuple[Connection, LineReader]:

@@ -1,21 +1,25 @@
 """The accept loop: each connection admitted or refused from its uid alone, then served in a thread.
 
-Admission (rshell.broker.caps) happens here, before any user-database lookup or thread start, so
-a uid at its caps costs the others only an accept and a refusal; a refusal is one JSON ``end`` line
-with status 126, sent without waiting.
+It listens on the shared socket and on each uid's lane (rshell.broker.lanes), taking a few
+connections from each ready queue in turn, none faster than its rate. Admission (rshell.broker.caps)
+happens here, before any user-database lookup or thread start, so a uid at its caps costs the
+others only an accept and a refusal; a refusal is one JSON ``end`` line with status 126, sent
+without waiting.
 """
 
 from __future__ import annotations
 
 import contextlib
+import math
 import select
 import socket
 import threading
 import time
 
-from rshell.broker.caps import Admission, Caps
+from rshell.broker.caps import Admission, Caps, RateBuckets
 from rshell.broker.handler import Peer, handle_connection, peer_of
-from rshell.broker.refusals import CAP_REFUSAL_DELAY, Lingering, Refusals
+from rshell.broker.lanes import Lanes
+from rshell.broker.refusals import CAP_REFUSAL_DELAY, PACED, Lingering, Refusals
 from rshell.broker.state import BrokerState, log
 from rshell.engine.pool import STREAM_OWNER
 from rshell.errors import ExitStatus
@@ -23,16 +27,31 @@ from rshell.protocol import encode
 
 #: how long to wait after a failed accept (out of descriptors) before accepting again
 ACCEPT_BACKOFF = 0.1
-#: connections taken from the kernel's queue at once, admitted ones served before any is refused
-ACCEPT_BATCH = 512
+#: connections taken from the shared socket, and from each uid's lane, in one turn of the loop
+SHARED_BATCH = 64
+LANE_BATCH = 16
+#: connections a second taken from the shared socket, all uids together (bursts of SHARED_BURST):
+#: a uid's first connection, or one without a lane; past it they wait in the kernel's queue
+SHARED_RATE = 1000
+SHARED_BURST = 512
+#: the key of the shared socket among the paused queues (the others are uids, never negative)
+SHARED = -1
 
 
 class Server:
     """The accept loop: admits or refuses each connection from its uid, then serves it in a thread."""
 
-    def __init__(self, server: socket.socket, state: BrokerState, caps: Caps) -> None:
+    def __init__(self, server: socket.socket, state: BrokerState, caps: Caps, lanes: Lanes, socket_group: str) -> None:
         self.server = server
         self.state = state
+        self.lanes = lanes
+        #: the group a user connecting through its lane must still be in (the shared socket's mode)
+        self.socket_group = socket_group
+        self._poller = select.poll()
+        self._lane_of_fd: dict[int, int] = {}
+        #: queues not listened to until then (monotonic): a uid's lane past its rate, or SHARED
+        self._paused: dict[int, float] = {}
+        self._shared_pace = RateBuckets(SHARED_RATE, SHARED_BURST)
         self.admission = Admission(caps)
         self.refusals = Refusals(state)
         self.lingering = Lingering()
@@ -46,41 +65,94 @@ class Server:
     def serve(self, wake: socket.socket | None = None) -> None:
         """Accept until ``stop``. ``wake`` is the read end of the signal wakeup descriptor
         (signal.set_wakeup_fd): a SIGTERM delivered to another thread than the main one must still
-        end a wait for connections, which a blocking accept in the main thread would never notice."""
+        end a wait for connections, which a blocking accept in the main thread would never notice.
+
+        Each turn takes what is ready: up to SHARED_BATCH from the shared socket (at most SHARED_RATE
+        a second in all) and up to LANE_BATCH from each uid's lane (at most its connection rate); a
+        queue past its rate is not listened to until its next token is due (rshell.broker.lanes)."""
         self.server.setblocking(False)
-        poller = select.poll()
-        poller.register(self.server, select.POLLIN)
+        self._poller.register(self.server, select.POLLIN)
         if wake is not None:
-            poller.register(wake, select.POLLIN)
+            self._poller.register(wake, select.POLLIN)
         while not self.stop.is_set():
-            ready = poller.poll()
+            ready = self._poller.poll(self._until_resumed())
             if wake is not None and any(fd == wake.fileno() for fd, _events in ready):
                 with contextlib.suppress(OSError):
                     wake.recv(4096)  # the signal's own handler has run, or runs now, in this thread
             if self.stop.is_set():
                 return
+            self._resume_due()
             refused: list[tuple[socket.socket, int, int, str, str]] = []
-            self._accept_queued(refused)
-            for refusal in refused:  # after every admitted connection of the batch has its thread
+            for fd, _events in ready:
+                if fd == self.server.fileno():
+                    self._take_shared(refused)
+                elif fd in self._lane_of_fd:
+                    self._take_lane(self._lane_of_fd[fd], refused)
+            for refusal in refused:  # after every admitted connection of the turn has its thread
                 self._refuse(*refusal)
 
-    def _accept_queued(self, refused: list[tuple[socket.socket, int, int, str, str]]) -> None:
-        """Every connection waiting in the kernel's queue (up to ACCEPT_BATCH), each admitted one
-        given its thread as it is accepted, the refusals kept for the end: a flood's connections
-        ahead of an honest one cost it an accept each, not a refusal each."""
-        for _ in range(ACCEPT_BATCH):
-            try:
-                conn = self.server.accept()[0]
-            except (BlockingIOError, InterruptedError):
+    def _until_resumed(self) -> int | None:
+        """poll's timeout (ms): until the first paused queue is due, or none."""
+        if not self._paused:
+            return None
+        return max(0, math.ceil((min(self._paused.values()) - time.monotonic()) * 1000))
+
+    def _pause(self, key: int, seconds: float) -> None:
+        """Stop listening to a queue (a uid's lane, or SHARED) for ``seconds``: its connections wait in the kernel."""
+        self._poller.unregister(self._queue(key))
+        self._paused[key] = time.monotonic() + seconds
+
+    def _resume_due(self) -> None:
+        now = time.monotonic()
+        for key in [key for key, due in self._paused.items() if due <= now]:
+            del self._paused[key]
+            self._poller.register(self._queue(key), select.POLLIN)
+
+    def _queue(self, key: int) -> socket.socket:
+        return self.server if key == SHARED else self.lanes.by_uid[key]
+
+    def _take_shared(self, refused: list[tuple[socket.socket, int, int, str, str]]) -> None:
+        for _ in range(SHARED_BATCH):
+            wait = self._shared_pace.wait(SHARED)
+            if wait:
+                self._pause(SHARED, wait)
                 return
-            except OSError as error:
-                if not self.stop.is_set():
-                    self._accept_failed(error)
+            conn = self._accept(self.server)
+            if conn is None:
                 return
-            if self._accept_failures:
-                log(f"accepting again after {self._accept_failures} failed accepts")
-                self._accept_failures = 0
-            self._admit(conn, refused)
+            self._shared_pace.take(SHARED)
+            self._admit(conn, refused, lane=False)
+
+    def _take_lane(self, uid: int, refused: list[tuple[socket.socket, int, int, str, str]]) -> None:
+        """Up to LANE_BATCH of uid's lane, each one of its tokens, refused or not: a uid that
+        reconnects the moment it is refused costs the broker at most its rate."""
+        lane = self.lanes.by_uid[uid]
+        for _ in range(LANE_BATCH):
+            wait = self.admission.pace.wait(uid)
+            if wait:  # the rest waits in its lane; the log says so once per burst, as for the shared socket
+                self.refusals.note(uid, -1, PACED, self._pacing)
+                self._pause(uid, wait)
+                return
+            conn = self._accept(lane)
+            if conn is None:
+                return
+            self.admission.pace.take(uid)
+            self._admit(conn, refused, lane=True)
+
+    def _accept(self, queue: socket.socket) -> socket.socket | None:
+        """The next connection of ``queue``, or None when it has none (or descriptors ran out)."""
+        try:
+            conn = queue.accept()[0]
+        except (BlockingIOError, InterruptedError):
+            return None
+        except OSError as error:
+            if not self.stop.is_set():
+                self._accept_failed(error)
+            return None
+        if self._accept_failures:
+            log(f"accepting again after {self._accept_failures} failed accepts")
+            self._accept_failures = 0
+        return conn
 
     def _accept_failed(self, error: OSError) -> None:
         """Out of descriptors: wait for some to close, do not spin, and say so once per burst."""
@@ -89,31 +161,42 @@ class Server:
             log(f"accept failed: {error}")
         time.sleep(ACCEPT_BACKOFF)
 
-    def _admit(self, conn: socket.socket, refused: list[tuple[socket.socket, int, int, str, str]]) -> None:
+    def _admit(
+        self, conn: socket.socket, refused: list[tuple[socket.socket, int, int, str, str]], *, lane: bool
+    ) -> None:
         try:
             peer = peer_of(conn)
         except OSError:
             conn.close()
             return
         uid, gid = peer.uid, peer.gid
-        admitted = self.admission.admit(uid)
+        if not lane and uid not in self.lanes.by_uid:
+            self._open_lane(uid)
+        admitted = self.admission.admit(uid, paced=lane)
         if isinstance(admitted, tuple):
             refused.append((conn, uid, gid, *admitted))
             return
         if admitted:
-            self.refusals.note(uid, gid, "connection_rate_per_uid", self._pacing)
+            self.refusals.note(uid, gid, PACED, self._pacing)
+        group = self.socket_group if lane else None
         try:
-            threading.Thread(target=self._serve_one, args=(conn, peer, admitted), daemon=True).start()
+            threading.Thread(target=self._serve_one, args=(conn, peer, admitted, group), daemon=True).start()
         except RuntimeError as error:  # no thread to spare: refuse this caller, keep serving the others
             self.admission.release(uid)
             refused.append((conn, uid, gid, "threads", f"the broker cannot start a thread ({error}); try again"))
 
-    def _serve_one(self, conn: socket.socket, peer: Peer, wait: float) -> None:
+    def _open_lane(self, uid: int) -> None:
+        lane = self.lanes.open(uid)
+        if lane is not None:
+            self._lane_of_fd[lane.fileno()] = uid
+            self._poller.register(lane, select.POLLIN)
+
+    def _serve_one(self, conn: socket.socket, peer: Peer, wait: float, group: str | None) -> None:
         STREAM_OWNER.set(peer.uid)  # the engine's stream caps count this thread's streams against uid
         try:
             if wait and self.stop.wait(wait):  # past the uid's rate: its turn comes later
                 return
-            handle_connection(conn, self.state, peer)
+            handle_connection(conn, self.state, peer, lane_group=group)
         finally:
             self.admission.release(peer.uid)
 

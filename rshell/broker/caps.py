@@ -77,6 +77,14 @@ class RateBuckets:
             self._buckets[uid] = (tokens, now)
         return max(0.0, -tokens / self.rate)
 
+    def wait(self, uid: int) -> float:
+        """How long until ``take`` would cost no wait (0.0: now), nothing spent."""
+        with self._lock:
+            now = time.monotonic()
+            tokens, then = self._buckets.get(uid, (self.burst, now))
+            tokens = min(self.burst, tokens + (now - then) * self.rate) - 1
+        return max(0.0, -tokens / self.rate)
+
 
 class Admission:
     """Counts each uid's open connections; ``admit`` never blocks and never touches the user database."""
@@ -87,11 +95,12 @@ class Admission:
         self._by_uid: dict[int, int] = {}
         self._open = 0
         #: a token per admitted connection, refilled at the rate, bursts up to the connection cap
-        self._pace = RateBuckets(caps.connection_rate_per_uid, caps.connections_per_uid)
+        self.pace = RateBuckets(caps.connection_rate_per_uid, caps.connections_per_uid)
 
-    def admit(self, uid: int) -> tuple[str, str] | float:
+    def admit(self, uid: int, *, paced: bool = False) -> tuple[str, str] | float:
         """(cap, message) to refuse; otherwise the seconds this connection waits before it is served
-        (0.0 within the uid's rate), and the caller must ``release`` it later."""
+        (0.0 within the uid's rate), and the caller must ``release`` it later. ``paced``: the caller
+        has spent the uid's token for it already (a lane is taken from at the uid's rate)."""
         with self._lock:
             mine = self._by_uid.get(uid, 0)
             if mine >= self.caps.connections_per_uid:
@@ -103,7 +112,7 @@ class Admission:
             self._open += 1
         # a connection past the rate waits until its token has been refilled: at most
         # connections_per_uid / rate, since each waiting one holds a connection
-        return self._pace.take(uid)
+        return 0.0 if paced else self.pace.take(uid)
 
     def release(self, uid: int) -> None:
         with self._lock:

@@ -45,9 +45,10 @@ def peer_of(conn: socket.socket) -> Peer:
     return Peer(*struct.unpack("3i", conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, CRED_SIZE)))
 
 
-def handle_connection(conn: socket.socket, state: BrokerState, peer: Peer) -> None:
+def handle_connection(conn: socket.socket, state: BrokerState, peer: Peer, *, lane_group: str | None = None) -> None:
     """Serve one connection of ``peer``; its groups come from the user database (Principal.from_uid),
-    never from the peer's egid."""
+    never from the peer's egid. ``lane_group``: the connection came through the peer's own lane
+    (rshell.broker.lanes), and its user must still be in this group, the shared socket's."""
     with conn:
         try:
             reader = LineReader(conn)
@@ -55,12 +56,12 @@ def handle_connection(conn: socket.socket, state: BrokerState, peer: Peer) -> No
             if request is None:
                 return
             conn.settimeout(None)
-            _dispatch(conn, reader, request, state, peer)
+            _dispatch(conn, reader, request, state, peer, lane_group=lane_group)
         except ProtocolError as error:
             log_sparingly(f"closing a connection: {error}")
             _end(conn, ExitStatus.USAGE, "protocol", str(error))
         except RshellError as error:  # e.g. "cannot identify the caller (...)": the user database is out of reach
-            log(f"refusing a request: {error.message}")
+            log_sparingly(f"refusing a request: {error.message}")
             _end(conn, error.status, error.code, error.message)
         except OSError as error:
             log_sparingly(f"connection ended: {error}")
@@ -77,11 +78,21 @@ def _end(conn: socket.socket, status: int, code: str, message: str) -> None:
         conn.sendall(encode({"op": "end", "status": int(status), "error": {"code": code, "message": message}}))
 
 
-def _dispatch(conn: socket.socket, reader: LineReader, request: dict[str, Any], state: BrokerState, peer: Peer) -> None:
+def _dispatch(
+    conn: socket.socket,
+    reader: LineReader,
+    request: dict[str, Any],
+    state: BrokerState,
+    peer: Peer,
+    *,
+    lane_group: str | None,
+) -> None:
     op = request.get("op")
     if not isinstance(op, str):  # a list or mapping here would reach the set lookups below
         raise ProtocolError("a request needs an op (a string)")
     principal = state.principal(peer.uid)
+    if lane_group is not None and peer.uid != 0 and lane_group not in principal.groups:
+        raise Denied(f"your user is no longer in the group {lane_group!r} that may use the broker")
     if op == "run":
         _run(conn, reader, request, state.session_for(principal, _mode(request), peer.pid), state)
     elif op == "complete":

@@ -15,6 +15,7 @@ from types import FrameType
 
 from rshell.broker.acceptor import Server
 from rshell.broker.caps import FLAGS, Caps
+from rshell.broker.lanes import Lanes
 from rshell.broker.socketdir import prepare_socket_path
 from rshell.broker.state import BrokerState, log
 from rshell.defaults import DEFAULT_POLICY_PATH, DEFAULT_SOCKET
@@ -107,7 +108,9 @@ def _bind(path: Path, gid: int) -> socket.socket:
 def program(argv: Sequence[str]) -> int:
     options = parse_options(argv)
     state = BrokerState(options.policy, send_timeout=options.send_timeout, caps=options.caps)
-    server = Server(listen(options.socket, options.socket_group), state, options.caps)
+    lanes = Lanes(options.socket)
+    server = Server(listen(options.socket, options.socket_group), state, options.caps, lanes, options.socket_group)
+    lanes.prepare()  # only now: the shared socket is ours (prepare_socket_path refused a live broker's)
 
     def reload(_signum: int, _frame: FrameType | None) -> None:
         state.reload()
@@ -129,6 +132,7 @@ def program(argv: Sequence[str]) -> int:
         server.serve(wake)
     finally:
         server.server.close()
+        lanes.close_all()
         with contextlib.suppress(OSError):
             options.socket.unlink()
     server.refusals.report_all()
