@@ -189,8 +189,8 @@ class BrokerBackend:
         return sock
 
     def _connect_to(self, path: str, request: bytes, *, shared: bool = False) -> Connection | None:
-        """A connection to ``path`` with ``request`` sent; a lane that is not there (no broker made
-        it, or a stale one) is None, the shared socket's failure one line."""
+        """A connection to ``path`` with ``request`` sent; a lane that cannot be reached is None (no
+        broker made it, a stale one), the shared socket's failure one line."""
         sock = Connection(_socket.AF_UNIX, _socket.SOCK_STREAM)
         try:
             sock.setsockopt(_socket.SOL_SOCKET, _socket.SO_SNDTIMEO, _CONNECT_TIMEVAL)
@@ -199,7 +199,7 @@ class BrokerBackend:
             sock.sendall(request)
         except OSError as error:
             sock.close()
-            if not shared and isinstance(error, (FileNotFoundError, ConnectionRefusedError, PermissionError)):
+            if not shared:  # no lane, a stale one, a path too long for one: the shared socket decides
                 return None
             reason = error.strerror or error
             raise VerbFailed(f"cannot reach the rshell broker at {path}: {reason}") from None

@@ -159,3 +159,17 @@ def test_a_second_broker_leaves_the_live_ones_lanes(
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
             probe.connect(str(lane))  # still the live broker's, still listening
         assert names.name("app") in success(run_client(agent, broker.socket, "-c", "ps")).stdout
+
+
+def test_a_lane_that_does_not_answer_sends_the_client_to_the_shared_socket(
+    agent: Agent, names: Names, socket_dir: Path, tmp_path: Path
+) -> None:
+    with own_broker(agent, names, socket_dir, tmp_path / "etc", body=POLICY, name="lane-stale") as broker:
+        success(run_client(agent, broker.socket, "-c", "whoami"))
+        lane = lanes_of(broker) / str(agent.uid)
+        lane.unlink()
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as stale:
+            stale.bind(str(lane))  # bound, never listened on: connecting is refused
+            os.chown(lane, agent.uid, -1)
+            assert run_as(agent, CONNECT, str(lane)).stdout.strip() == "ConnectionRefusedError"
+            assert names.name("app") in success(run_client(agent, broker.socket, "-c", "ps")).stdout
