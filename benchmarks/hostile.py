@@ -76,17 +76,21 @@ def connect():
     sock.connect(lane if through_lane and os.path.exists(lane) else path)
     return sock
 
+def read_until_closed(sock):  # True: the broker closed the connection before the flood was told to stop
+    while not stop.is_set():
+        try:
+            if not sock.recv(65536):
+                return True
+        except socket.timeout:
+            continue
+    return False
+
 def hold_idle():
     while not stop.is_set():
         try:
             sock = connect()
             sock.settimeout(1.0)
-            while not stop.is_set():
-                try:
-                    if not sock.recv(65536):
-                        break
-                except socket.timeout:
-                    continue
+            read_until_closed(sock)
             sock.close()
             counts["idle_reopened"] += 1
         except OSError:
@@ -103,12 +107,7 @@ def follow():
             if impatient:  # never waits for an answer: closes and connects again at once
                 sock.close()
                 continue
-            while not stop.is_set():
-                try:
-                    if not sock.recv(65536):
-                        break
-                except socket.timeout:
-                    continue
+            read_until_closed(sock)
             sock.close()
         except OSError:
             time.sleep(0.05)
@@ -122,13 +121,8 @@ def ask_slow_ollama(index):  # vram and bench against a target that answers a by
             sock = connect()
             sock.settimeout(1.0)
             sock.sendall(request)
-            while not stop.is_set():
-                try:
-                    if not sock.recv(65536):
-                        counts["slow_ollama_answers"] += 1
-                        break
-                except socket.timeout:
-                    continue
+            if read_until_closed(sock):
+                counts["slow_ollama_answers"] += 1
             sock.close()
         except OSError:
             time.sleep(0.05)

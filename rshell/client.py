@@ -4,6 +4,7 @@ this is the start-up path of every ``ssh host -- verb``, so it imports socket, j
 from __future__ import annotations
 
 import _socket
+import os
 import sys
 
 from rshell.defaults import lane_path
@@ -180,8 +181,6 @@ class BrokerBackend:
         queue of connections is full it waits for room, up to CONNECT_TIMEOUT, where a non-blocking
         one (``settimeout``) fails at once with EAGAIN (unix_stream_connect sleeps up to the socket's
         SO_SNDTIMEO for a full backlog, net/unix/af_unix.c)."""
-        import os  # noqa: PLC0415  (imported by site at start-up already)
-
         sock = self._connect_to(lane_path(self.socket_path, os.getuid()), request)
         if sock is None:
             sock = self._connect_to(self.socket_path, request, shared=True)

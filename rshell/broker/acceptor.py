@@ -85,9 +85,9 @@ class Server:
             refused: list[tuple[socket.socket, int, int, str, str]] = []
             for fd, _events in ready:
                 if fd == self.server.fileno():
-                    self._take_shared(refused)
+                    self._take(SHARED, refused)
                 elif fd in self._lane_of_fd:
-                    self._take_lane(self._lane_of_fd[fd], refused)
+                    self._take(self._lane_of_fd[fd], refused)
             for refusal in refused:  # after every admitted connection of the turn has its thread
                 self._refuse(*refusal)
 
@@ -111,33 +111,25 @@ class Server:
     def _queue(self, key: int) -> socket.socket:
         return self.server if key == SHARED else self.lanes.by_uid[key]
 
-    def _take_shared(self, refused: list[tuple[socket.socket, int, int, str, str]]) -> None:
-        for _ in range(SHARED_BATCH):
-            wait = self._shared_pace.wait(SHARED)
+    def _take(self, key: int, refused: list[tuple[socket.socket, int, int, str, str]]) -> None:
+        """Up to a turn's batch of one queue (a uid's lane, or SHARED), each accepted connection one of
+        its tokens, refused or not: a uid that reconnects the moment it is refused costs the broker at
+        most its rate. Out of tokens, the queue is paused: the rest waits in the kernel."""
+        lane = key != SHARED
+        queue = self._queue(key)
+        pace = self.admission.pace if lane else self._shared_pace
+        for _ in range(LANE_BATCH if lane else SHARED_BATCH):
+            wait = pace.wait(key)
             if wait:
-                self._pause(SHARED, wait)
+                if lane:  # the log says so once per burst, as for a connection paced on the shared socket
+                    self.refusals.note(key, -1, PACED, self._pacing)
+                self._pause(key, wait)
                 return
-            conn = self._accept(self.server)
+            conn = self._accept(queue)
             if conn is None:
                 return
-            self._shared_pace.take(SHARED)
-            self._admit(conn, refused, lane=False)
-
-    def _take_lane(self, uid: int, refused: list[tuple[socket.socket, int, int, str, str]]) -> None:
-        """Up to LANE_BATCH of uid's lane, each one of its tokens, refused or not: a uid that
-        reconnects the moment it is refused costs the broker at most its rate."""
-        lane = self.lanes.by_uid[uid]
-        for _ in range(LANE_BATCH):
-            wait = self.admission.pace.wait(uid)
-            if wait:  # the rest waits in its lane; the log says so once per burst, as for the shared socket
-                self.refusals.note(uid, -1, PACED, self._pacing)
-                self._pause(uid, wait)
-                return
-            conn = self._accept(lane)
-            if conn is None:
-                return
-            self.admission.pace.take(uid)
-            self._admit(conn, refused, lane=True)
+            pace.take(key)
+            self._admit(conn, refused, lane=lane)
 
     def _accept(self, queue: socket.socket) -> socket.socket | None:
         """The next connection of ``queue``, or None when it has none (or descriptors ran out)."""

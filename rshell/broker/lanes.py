@@ -26,7 +26,7 @@ import socket
 from pathlib import Path
 
 from rshell.broker.state import log
-from rshell.defaults import lane_path
+from rshell.defaults import lane_path, lanes_directory
 
 #: connections a lane's queue holds; its uid's connects past that wait for room (the client blocks up to 5 s)
 LANE_BACKLOG = 64
@@ -41,7 +41,7 @@ class Lanes:
 
     def __init__(self, shared: Path) -> None:
         self.shared = shared
-        self.directory = Path(lane_path(str(shared), 0)).parent
+        self.directory = Path(lanes_directory(str(shared)))
         self.by_uid: dict[int, socket.socket] = {}
         self.enabled = True
 

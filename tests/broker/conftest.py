@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import secrets
 import shutil
+import subprocess
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -97,6 +98,18 @@ def agent() -> Iterator[Agent]:
     finally:
         remove_account("user", AGENT_USER)
         remove_account("group", SOCKET_GROUP)
+
+
+@pytest.fixture
+def member_group(agent: Agent) -> Iterator[str]:
+    """A group the agent belongs to in the user database (not its primary group), removed at the end."""
+    name = f"rshtest-mg-{secrets.token_hex(3)}"
+    make_group(name)
+    try:
+        subprocess.run(["gpasswd", "-a", agent.user, name], check=True, capture_output=True)
+        yield name
+    finally:
+        remove_account("group", name)
 
 
 @pytest.fixture(scope="session")

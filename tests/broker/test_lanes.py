@@ -7,17 +7,13 @@ from __future__ import annotations
 
 import json
 import os
-import secrets
 import socket
 import stat
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
-
 from tests.broker.conftest import POLICY, Names, own_broker, policy_text
-from tests.broker.harness import PYTHON, Agent, Broker, make_group, remove_account, run_as, run_client, wait_for
+from tests.broker.harness import PYTHON, Agent, Broker, run_as, run_client, wait_for
 from tests.broker.test_caps_socket import start_rshelld
 from tests.support.checks import success
 from tests.support.shell import write_policy
@@ -114,33 +110,21 @@ def test_a_user_that_fills_its_lane_waits_in_it_and_delays_nobody_else(
         assert broker.process.poll() is None
 
 
-@pytest.fixture
-def socket_group(agent: Agent) -> Iterator[str]:
-    """A group the agent is a member of (not its primary group), the broker's socket group here."""
-    name = f"rshtest-lg-{secrets.token_hex(3)}"
-    make_group(name)
-    try:
-        subprocess.run(["gpasswd", "-a", agent.user, name], check=True, capture_output=True)
-        yield name
-    finally:
-        remove_account("group", name)
-
-
 def test_a_user_removed_from_the_socket_group_is_refused_through_its_lane(
-    agent: Agent, names: Names, socket_dir: Path, tmp_path: Path, socket_group: str
+    agent: Agent, names: Names, socket_dir: Path, tmp_path: Path, member_group: str
 ) -> None:
     policy = write_policy(tmp_path / "etc", policy_text(agent, names.prefix))
-    broker = Broker(policy, socket_dir / "lane-group.sock", socket_group, socket_dir / "lane-group.log")
+    broker = Broker(policy, socket_dir / "lane-group.sock", member_group, socket_dir / "lane-group.log")
     try:
         success(run_client(agent, broker.socket, "-c", "whoami"))
         assert (lanes_of(broker) / str(agent.uid)).exists()
-        subprocess.run(["gpasswd", "-d", agent.user, socket_group], check=True, capture_output=True)
+        subprocess.run(["gpasswd", "-d", agent.user, member_group], check=True, capture_output=True)
         broker.reload()  # forgets the groups it knew (SIGHUP), as it does on its own within 5 s
         assert wait_for(lambda: "policy reloaded" in broker.stderr(), 10), broker.stderr()
         outcome = run_client(agent, broker.socket, "-c", "whoami")
         assert outcome.status == 126, outcome
         assert outcome.stdout == ""
-        assert f"no longer in the group {socket_group!r} that may use the broker" in outcome.stderr
+        assert f"no longer in the group {member_group!r} that may use the broker" in outcome.stderr
         assert len(outcome.stderr.splitlines()) == 1, outcome.stderr
         assert "Traceback" not in broker.stderr()
     finally:

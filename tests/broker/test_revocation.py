@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import secrets
 import select
 import subprocess
 import time
@@ -24,7 +23,7 @@ from mcp.shared.exceptions import MCPError
 
 from rshell.mcp.revocation import MCP_REVOKED
 from tests.broker.conftest import Names, own_broker, policy_text
-from tests.broker.harness import RSHELL, Agent, Broker, make_group, remove_account, run_client
+from tests.broker.harness import RSHELL, Agent, Broker, run_client
 from tests.broker.test_mcp_broker import client_command
 from tests.broker.test_reload import RELOADED, reload_and_wait
 from tests.support.checks import refusal, success
@@ -157,23 +156,11 @@ def test_a_removed_mapping_reaches_an_open_mcp_session_at_the_next_call(
     assert "You have no role" in helped.stdout
 
 
-@pytest.fixture
-def role_group(agent: Agent) -> Iterator[str]:
-    """A group the agent belongs to (in the user database), removed at the end."""
-    name = f"rshtest-rg-{secrets.token_hex(3)}"
-    make_group(name)
-    try:
-        subprocess.run(["gpasswd", "-a", agent.user, name], check=True, capture_output=True)
-        yield name
-    finally:
-        remove_account("group", name)
-
-
 def test_a_group_removed_from_the_user_database_reaches_an_open_session_without_sighup(
-    agent: Agent, names: Names, socket_dir: Path, tmp_path: Path, role_group: str
+    agent: Agent, names: Names, socket_dir: Path, tmp_path: Path, member_group: str
 ) -> None:
     bounce = names.name("bounce")
-    text = body(None, group=role_group)
+    text = body(None, group=member_group)
 
     async def scenario(broker: Broker) -> None:
         async with mcp_session(agent, broker) as session:
@@ -181,7 +168,7 @@ def test_a_group_removed_from_the_user_database_reaches_an_open_session_without_
             restarted = await session.call_tool("restart", {"container": bounce})
             assert not restarted.is_error, text_of(restarted)
 
-            subprocess.run(["gpasswd", "-d", agent.user, role_group], check=True, capture_output=True)
+            subprocess.run(["gpasswd", "-d", agent.user, member_group], check=True, capture_output=True)
             deadline = time.monotonic() + REACH_DEADLINE
             while await available(session, "ps", {}):  # until refused: no role, no mcp (the session closes)
                 assert time.monotonic() < deadline, "the removed group still gives the role"
